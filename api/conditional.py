@@ -1,0 +1,68 @@
+"""ETags and conditional requests (RFC 9110): If-None-Match on reads, If-Match on writes.
+
+An ETag is a hash of the JSON representation itself, so it changes exactly when what the
+client would see changes (a document's counts included), with nothing extra stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from fastapi import Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse, Response
+
+from archive.errors import PreconditionFailed
+
+
+def etag_of(payload: Any) -> str:
+    body = json.dumps(jsonable_encoder(payload), sort_keys=True, ensure_ascii=False, default=str)
+    return '"' + hashlib.sha256(body.encode("utf-8")).hexdigest()[:32] + '"'
+
+
+def _tags(header: str) -> list[str]:
+    return [t.strip().removeprefix("W/") for t in header.split(",") if t.strip()]
+
+
+def not_modified(request: Request, etag: str) -> bool:
+    header = request.headers.get("if-none-match")
+    if not header:
+        return False
+    tags = _tags(header)
+    return "*" in tags or etag in tags
+
+
+def check_if_match(request: Request, current: Any) -> None:
+    """412 when If-Match names a representation other than the current one."""
+    header = request.headers.get("if-match")
+    if not header:
+        return
+    tags = [t.strip() for t in header.split(",") if t.strip()]
+    if "*" in tags:
+        return
+    etag = etag_of(current)
+    if etag not in tags:
+        raise PreconditionFailed(
+            f"the resource has changed (its ETag is now {etag}); fetch it again and retry"
+        )
+
+
+def respond(
+    request: Request,
+    payload: Any,
+    *,
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
+    media_type: str | None = None,
+) -> Response:
+    """JSON with an ETag; 304 when a GET's If-None-Match already has it."""
+    content = jsonable_encoder(payload)
+    etag = etag_of(content)
+    all_headers = {"ETag": etag, **(headers or {})}
+    if request.method in ("GET", "HEAD") and not_modified(request, etag):
+        return Response(status_code=304, headers={"ETag": etag})
+    return JSONResponse(
+        content, status_code=status_code, headers=all_headers, media_type=media_type
+    )

@@ -1,0 +1,167 @@
+"""One error shape for every failure: RFC 9457 `application/problem+json`.
+
+Domain errors (`archive.errors`) carry no HTTP status; this module maps each class to one,
+once. Validation errors list `errors: [{loc, msg}]`. Nothing the client sends may produce a
+500: database faults become 503, anything unforeseen a 500 problem without internals.
+"""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from archive import errors
+
+log = logging.getLogger("archive.api")
+
+PROBLEM = "application/problem+json"
+
+STATUS_OF: dict[type[errors.ArchiveError], int] = {
+    errors.NotFound: 404,
+    errors.Conflict: 409,
+    errors.InvalidInput: 422,
+    errors.BadQuery: 400,
+    errors.PreconditionFailed: 412,
+    errors.Unauthorized: 401,
+    errors.Forbidden: 403,
+    errors.Unavailable: 503,
+}
+
+
+def problem(
+    status: int, detail: str, *, headers: dict[str, str] | None = None, **extra: Any
+) -> JSONResponse:
+    body = {
+        "type": "about:blank",
+        "title": HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+        **{k: v for k, v in extra.items() if v is not None},
+    }
+    return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
+
+
+def _loc(loc: tuple[Any, ...]) -> str:
+    return ".".join(str(part) for part in loc)
+
+
+async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+    items = [
+        {"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg", "invalid"))}
+        for e in exc.errors()
+    ]
+    first = items[0] if items else {"loc": [], "msg": "invalid request"}
+    detail = f"{_loc(tuple(first['loc']))}: {first['msg']}"
+    if len(items) > 1:
+        detail += f" (and {len(items) - 1} more)"
+    return problem(422, detail, errors=items)
+
+
+async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
+    if exc.status_code == 404 and detail == "Not Found":
+        detail = f"no such path: {request.url.path}"
+    if exc.status_code == 405:
+        detail = f"{request.method} is not allowed on {request.url.path}"
+    return problem(exc.status_code, detail, headers=getattr(exc, "headers", None))
+
+
+async def _domain(request: Request, exc: errors.ArchiveError) -> JSONResponse:
+    status = next((code for cls, code in STATUS_OF.items() if isinstance(exc, cls)), 400)
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    if status == 503:
+        headers = {"Retry-After": "2"}
+    extra = {k: v for k, v in exc.extra.items() if k in ("candidates", "errors", "claims")}
+    return problem(status, exc.detail, headers=headers, **extra)
+
+
+async def _integrity(request: Request, exc: IntegrityError) -> JSONResponse:
+    log.info("integrity error: %s", exc.orig)
+    return problem(409, "the change conflicts with the archive's current state; nothing changed")
+
+
+async def _database(request: Request, exc: DBAPIError | PoolTimeout) -> JSONResponse:
+    if isinstance(exc, OperationalError | PoolTimeout) or getattr(
+        exc, "connection_invalidated", False
+    ):
+        log.warning("database unavailable: %s", exc)
+        return problem(
+            503, "the database is unavailable; try again shortly", headers={"Retry-After": "2"}
+        )
+    log.exception("database error")
+    return problem(500, "the database refused the request; nothing changed")
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return problem(500, "an unexpected error occurred; it has been logged")
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(RequestValidationError, _validation)
+    app.add_exception_handler(StarletteHTTPException, _http)
+    app.add_exception_handler(errors.ArchiveError, _domain)
+    app.add_exception_handler(IntegrityError, _integrity)
+    app.add_exception_handler(DBAPIError, _database)
+    app.add_exception_handler(PoolTimeout, _database)
+    app.add_exception_handler(Exception, _unexpected)
+
+
+PROBLEM_SCHEMA = {
+    "type": "object",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string", "example": "about:blank"},
+        "title": {"type": "string", "example": "Not Found"},
+        "status": {"type": "integer", "example": 404},
+        "detail": {"type": "string", "example": "no document with id 'stalin-diaries'"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "loc": {"type": "array", "items": {"type": "string"}},
+                    "msg": {"type": "string"},
+                },
+            },
+        },
+        "candidates": {"type": "array", "items": {"type": "object"}},
+        "claims": {"type": "array", "items": {"type": "string"}},
+    },
+}
+
+DESCRIPTIONS = {
+    304: "Not modified: the representation matches If-None-Match",
+    400: "Bad request: a parameter or query text could not be parsed",
+    401: "No valid API key (send `Authorization: Bearer <key>`)",
+    403: "The key's scope is too small for this operation",
+    404: "Not found",
+    409: "Conflict with the archive's current state",
+    412: "Precondition failed: the resource changed since the ETag in If-Match",
+    413: "Request body too large",
+    422: "Validation failed",
+    429: "Too many requests",
+    503: "The database is unavailable",
+}
+
+
+def responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for the given error codes, all problem+json."""
+    result: dict[int | str, dict[str, Any]] = {}
+    for code in codes:
+        if code == 304:
+            result[code] = {"description": DESCRIPTIONS[code]}
+            continue
+        result[code] = {
+            "description": DESCRIPTIONS[code],
+            "content": {PROBLEM: {"schema": PROBLEM_SCHEMA}},
+        }
+    return result

@@ -1,0 +1,150 @@
+"""Engines, sessions and migrations for SQLite (embedded default) and PostgreSQL.
+
+SQLite runs in WAL mode with a busy timeout and foreign keys on. Its Python driver's own
+transaction handling is switched off so that SQLAlchemy emits BEGIN itself: this makes
+savepoints work, and lets write sessions take the write lock up front (`BEGIN IMMEDIATE`),
+which is what keeps concurrent writers from failing with "database is locked" on upgrade.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlmodel import Session
+
+SQLITE_BUSY_TIMEOUT_MS = 15_000
+
+
+def normalize_url(url: str) -> str:
+    """Accept plain `postgresql://` and `postgres://` URLs and use the psycopg 3 driver."""
+    for plain in ("postgres://", "postgresql://"):
+        if url.startswith(plain):
+            return "postgresql+psycopg://" + url[len(plain) :]
+    return url
+
+
+def is_sqlite(engine: Engine) -> bool:
+    return engine.dialect.name == "sqlite"
+
+
+def _json(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
+
+
+def make_engine(url: str, **kwargs: object) -> Engine:
+    url = normalize_url(url)
+    kwargs.setdefault("json_serializer", _json)
+    if make_url(url).get_backend_name() == "sqlite":
+        database = make_url(url).database
+        if database and database != ":memory:":
+            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+            **kwargs,
+        )
+        _configure_sqlite(engine)
+        return engine
+    kwargs.setdefault("pool_pre_ping", True)
+    kwargs.setdefault("pool_size", 10)
+    kwargs.setdefault("max_overflow", 20)
+    kwargs.setdefault("pool_timeout", 10)
+    kwargs.setdefault("connect_args", {"connect_timeout": 5})
+    return create_engine(url, **kwargs)
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record) -> None:  # noqa: ANN001
+        dbapi_connection.isolation_level = None  # SQLAlchemy emits BEGIN (see module doc)
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn) -> None:  # noqa: ANN001
+        immediate = conn.get_execution_options().get("sqlite_immediate", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+@lru_cache(maxsize=8)
+def engine_for(url: str) -> Engine:
+    """One engine (and so one connection pool) per database URL and process."""
+    return make_engine(url)
+
+
+def writer(engine: Engine) -> Engine:
+    """The same engine, but transactions take SQLite's write lock at BEGIN."""
+    return engine.execution_options(sqlite_immediate=True) if is_sqlite(engine) else engine
+
+
+@contextmanager
+def session_scope(engine: Engine, *, write: bool = False) -> Iterator[Session]:
+    """A session that commits on success and rolls back on any error."""
+    with Session(writer(engine) if write else engine, expire_on_commit=False) as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+
+# Objects the migrations create by hand (full-text indexes and their shadow tables) that
+# have no model; autogenerate must leave them alone.
+UNMODELLED_PREFIXES = ("search_", "sqlite_")
+
+
+def include_object(obj, name, type_, reflected, compare_to) -> bool:  # noqa: ANN001
+    """Alembic's filter: compare only what the models describe."""
+    if type_ == "table" and name and name.startswith(UNMODELLED_PREFIXES):
+        return False
+    return not (type_ == "index" and name and name.startswith("ix_search_"))
+
+
+def migrations_path() -> Path:
+    """The Alembic scripts: `alembic/` in a checkout, `archive/migrations` when installed."""
+    source = Path(__file__).resolve().parent.parent / "alembic"
+    if (source / "env.py").exists():
+        return source
+    return Path(str(resources.files("archive.migrations")))
+
+
+def alembic_config(engine: Engine):  # noqa: ANN201 - alembic.config.Config
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(migrations_path()))
+    config.set_main_option(
+        "sqlalchemy.url", engine.url.render_as_string(hide_password=False).replace("%", "%%")
+    )
+    return config
+
+
+def migrate(engine: Engine, revision: str = "head") -> None:
+    """Bring the schema up to `revision` (Alembic upgrade) on this engine's database."""
+    from alembic import command
+
+    config = alembic_config(engine)
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+
+
+def downgrade(engine: Engine, revision: str = "base") -> None:
+    from alembic import command
+
+    config = alembic_config(engine)
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, revision)

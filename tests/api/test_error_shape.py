@@ -1,0 +1,99 @@
+"""Every route answers errors in one shape: RFC 9457 problem+json (cf. datasette's
+test_error_shape). The walk covers each route of the OpenAPI document, so a new route is
+checked as soon as it exists."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from fastapi.testclient import TestClient
+
+PROBLEM = "application/problem+json"
+
+
+def assert_problem(response, status: int) -> dict:  # noqa: ANN001
+    assert response.status_code == status, (response.request.url, response.text)
+    assert response.headers["content-type"] == PROBLEM
+    body = response.json()
+    assert {"type", "title", "status", "detail"} <= set(body)
+    assert body["status"] == status
+    assert isinstance(body["detail"], str) and body["detail"]
+    return body
+
+
+def operations(client: TestClient) -> list[tuple[str, str, dict]]:
+    spec = client.get("/openapi.json").json()
+    return [
+        (method.upper(), path, op)
+        for path, item in spec["paths"].items()
+        for method, op in item.items()
+        if method in {"get", "post", "put", "patch", "delete"}
+    ]
+
+
+def concrete(path: str, value: str = "no-such-thing") -> str:
+    return re.sub(r"\{[^}]+\}", value, path)
+
+
+def test_unknown_paths_and_methods(client: TestClient) -> None:
+    body = assert_problem(client.get("/v1/nowhere"), 404)
+    assert "/v1/nowhere" in body["detail"]
+    assert_problem(client.put("/v1/health"), 405)
+
+
+def test_every_write_without_a_key_is_401(client: TestClient) -> None:
+    writes = [(m, p) for m, p, _ in operations(client) if m != "GET"]
+    assert writes, "the API has write operations"
+    for method, path in writes:
+        assert_problem(client.request(method, concrete(path), json={}), 401)
+
+
+def test_every_write_with_a_small_key_is_403(client: TestClient, write_key: str) -> None:
+    admin_only = [(m, p) for m, p, op in operations(client) if m != "GET" and "admin" in str(op)]
+    for method, path in admin_only:
+        response = client.request(
+            method, concrete(path), json={}, headers={"Authorization": f"Bearer {write_key}"}
+        )
+        assert_problem(response, 403)
+
+
+def test_every_item_route_gives_a_404_problem(writer: TestClient) -> None:
+    item_routes = [(m, p) for m, p, _ in operations(writer) if "{" in p]
+    assert item_routes
+    for method, path in item_routes:
+        response = writer.request(method, concrete(path), json={})
+        # A write with an empty body may fail validation (422) before the lookup (404).
+        assert_problem(response, 422 if response.status_code == 422 else 404)
+
+
+def test_validation_errors_list_loc_and_msg(writer: TestClient) -> None:
+    for method, path, op in operations(writer):
+        if "requestBody" not in op or "{" in path:
+            continue
+        response = writer.request(
+            method, path, content=b"{not json", headers={"Content-Type": "application/json"}
+        )
+        body = assert_problem(response, 422)
+        assert body["errors"] and {"loc", "msg"} <= set(body["errors"][0])
+
+
+@pytest.mark.parametrize("query", ["limit=0", "limit=101", "limit=many"])
+def test_list_parameters_are_validated(client: TestClient, query: str) -> None:
+    lists = [
+        p
+        for m, p, _ in operations(client)
+        if m == "GET" and "{" not in p and any(prm["name"] == "limit" for prm in _params(client, p))
+    ]
+    assert "/v1/documents" in lists
+    for path in lists:
+        body = assert_problem(client.get(f"{path}?{query}"), 422)
+        assert "limit" in body["detail"]
+
+
+def _params(client: TestClient, path: str) -> list[dict]:
+    return client.get("/openapi.json").json()["paths"][path]["get"].get("parameters", [])
+
+
+def test_nul_in_the_url_is_a_400(client: TestClient) -> None:
+    assert_problem(client.get("/v1/documents?q=%00"), 400)
