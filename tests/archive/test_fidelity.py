@@ -1,0 +1,107 @@
+"""How faithfully a secondary text quotes its primary source, as a teacher would judge it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from archive.errors import InvalidInput
+from archive.fidelity import fidelity
+
+SEEDS = Path(__file__).resolve().parents[2] / "archive" / "corpus" / "seeds"
+TEXTS = {p.name[:3]: p.read_text(encoding="utf-8") for p in sorted(SEEDS.glob("*.txt"))}
+
+# Mezentsev's words as 002 gives them (from Taubman), the source for the quotes below
+MEZENTSEV = (
+    "The things that were said…God knows what we’re supposed to think…What will happen next? "
+    "What will we do?"
+)
+MIKOYAN = (
+    "We have to report what happened, if not to the entire party, then at least to the "
+    "delegates of the first congress after Stalin's death."
+)
+
+
+def test_the_same_words_are_exact() -> None:
+    result = fidelity(MEZENTSEV, MEZENTSEV)
+    assert (result.verdict, result.score) == ("exact", 1.0)
+    words = MEZENTSEV.rstrip("?")  # the diff shows words, from the first to the last
+    assert result.diff == [{"op": "equal", "source": words, "quote": words}]
+
+
+def test_a_verbatim_excerpt_is_exact() -> None:
+    source = TEXTS["002"][TEXTS["002"].index("Sergei Mezentsev") :][:600]
+    assert fidelity("God knows what we’re supposed to think", source).verdict == "exact"
+
+
+def test_retyped_punctuation_and_contractions_are_normalized() -> None:
+    quote = '"The things that were said...God knows what we are supposed to think... What will '
+    quote += 'happen next? What will we do?"'
+    result = fidelity(quote, MEZENTSEV)
+    assert (result.verdict, result.score) == ("normalized", 1.0)
+    assert [d["op"] for d in result.diff] == ["equal"]
+
+
+def test_a_quote_that_leaves_words_out_is_elided() -> None:
+    quote = "The things that were said … What will we do?"
+    result = fidelity(quote, MEZENTSEV)
+    assert result.verdict == "elided"
+    assert 0 < result.score < 1
+    assert [d["op"] for d in result.diff] == ["equal", "delete", "equal"]
+    left_out = result.diff[1]
+    assert left_out["quote"] == ""
+    assert left_out["source"] == "God knows what we’re supposed to think…What will happen next"
+
+
+def test_an_elision_marked_with_brackets_is_elided() -> None:
+    quote = "We have to report what happened [...] to the delegates of the first congress"
+    result = fidelity(quote, MIKOYAN)
+    assert result.verdict == "elided"
+    assert "if not to the entire party, then at least" in result.diff[1]["source"]
+
+
+def test_the_source_around_a_quoted_fragment_is_not_an_elision() -> None:
+    result = fidelity("the delegates of the first congress", MIKOYAN)
+    assert (result.verdict, result.score) == ("exact", 1.0)
+    result = fidelity("The delegates of the first Congress", MIKOYAN)
+    assert (result.verdict, result.score) == ("normalized", 1.0)
+
+
+def test_a_changed_word_is_altered_and_shown() -> None:
+    quote = "The things that were said…God knows what we’re meant to think"
+    result = fidelity(quote, MEZENTSEV)
+    assert result.verdict == "altered"
+    assert {"op": "replace", "source": "supposed", "quote": "meant"} in result.diff
+
+
+def test_an_added_word_is_altered_and_shown() -> None:
+    quote = "The things that were said, God only knows what we’re supposed to think"
+    result = fidelity(quote, MEZENTSEV)
+    assert result.verdict == "altered"
+    assert {"op": "insert", "source": "", "quote": "only"} in result.diff
+
+
+def test_more_alteration_scores_lower() -> None:
+    slight = fidelity(MIKOYAN.replace("entire", "whole"), MIKOYAN)
+    heavy = fidelity(
+        "We must tell everyone what happened, or at least the delegates at the first congress.",
+        MIKOYAN,
+    )
+    assert slight.verdict == heavy.verdict == "altered"
+    assert 1 > slight.score > heavy.score > 0
+
+
+def test_elision_that_reverses_the_sense_is_still_only_elided() -> None:
+    # every word the quote keeps is the source's, in order: that is what "elided" promises;
+    # the diff shows the teacher what went missing
+    source = "To say that we did not know is not worthy of members of the Politburo."
+    result = fidelity("we did know", source)
+    assert result.verdict == "elided"
+    assert {"op": "delete", "source": "not", "quote": ""} in result.diff
+
+
+@pytest.mark.parametrize(("quote", "source"), [("", MIKOYAN), ("… [...]", MIKOYAN), ("a", "…")])
+def test_nothing_to_compare_is_invalid(quote: str, source: str) -> None:
+    with pytest.raises(InvalidInput):
+        fidelity(quote, source)
