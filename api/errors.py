@@ -79,8 +79,18 @@ async def _domain(request: Request, exc: errors.ArchiveError) -> JSONResponse:
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     if status == 503:
         headers = {"Retry-After": "2"}
-    extra = {k: v for k, v in exc.extra.items() if k in ("candidates", "errors", "claims")}
+    extra = {k: v for k, v in exc.extra.items() if k in ("candidates", "claims", "suggestions")}
+    if isinstance(exc.extra.get("errors"), list):
+        extra["errors"] = [_error_item(item) for item in exc.extra["errors"]]
     return problem(status, exc.detail, headers=headers, **extra)
+
+
+def _error_item(item: Any) -> dict[str, Any]:
+    """Domain errors listed as text ("line 3: not JSON") in the `{loc, msg}` shape."""
+    if isinstance(item, dict) and "msg" in item:
+        return {"loc": [str(p) for p in item.get("loc", [])], "msg": str(item["msg"])}
+    where, sep, msg = str(item).partition(": ")
+    return {"loc": ["body", where], "msg": msg} if sep else {"loc": [], "msg": str(item)}
 
 
 async def _integrity(request: Request, exc: IntegrityError) -> JSONResponse:

@@ -27,8 +27,8 @@ from archive.db import engine_for, migrate, session_scope
 from archive.errors import ArchiveError
 from archive.settings import get_settings
 
-err = Console(stderr=True)
-out = Console()
+err = Console(stderr=True, soft_wrap=True)
+out = Console(soft_wrap=True)
 
 
 @contextmanager

@@ -25,6 +25,7 @@ from archive.documents import (
     check_id,
     check_storable,
     sha256,
+    slugify,
 )
 from archive.errors import InvalidInput
 from archive.models import (
@@ -190,7 +191,10 @@ class ImportReport:
     counts: dict[str, int] = field(default_factory=lambda: {t: 0 for t in TYPES})
 
     def __str__(self) -> str:
-        return ", ".join(f"{n} {t}{'' if n == 1 else 's'}" for t, n in self.counts.items() if n)
+        def plural(kind: str, n: int) -> str:
+            return kind if n == 1 or kind == "evidence" else kind + "s"
+
+        return ", ".join(f"{n} {plural(t, n)}" for t, n in self.counts.items() if n)
 
 
 @dataclass
@@ -260,9 +264,16 @@ def _existing(session: Session, model: Any, ids: list[str]) -> set[str]:
 
 
 def _unique(lines: list[_Line], kind: str, session: Session, model: Any, prefix: str) -> None:
+    """Check the given ids; give records without one an id (a slug of a document's title)."""
     seen: dict[str, int] = {}
     for line in lines:
-        rid = line.record.get("id") or new_id(prefix)
+        rid = line.record.get("id")
+        if rid is None and kind == "document" and isinstance(line.record.get("title"), str):
+            base, n = slugify(line.record["title"]), 2
+            rid = base
+            while rid in seen or session.get(model, rid) is not None:
+                rid, n = f"{base}-{n}", n + 1
+        rid = rid or new_id(prefix)
         if not isinstance(rid, str):
             raise InvalidInput(f"line {line.number}: `id` must be a string")
         try:

@@ -58,7 +58,14 @@ def test_every_write_with_a_small_key_is_403(client: TestClient, write_key: str)
         assert_problem(response, 403)
 
 
-def test_every_item_route_gives_a_404_problem(writer: TestClient) -> None:
+@pytest.fixture
+def admin(client: TestClient, admin_key: str) -> TestClient:
+    client.headers["Authorization"] = f"Bearer {admin_key}"
+    return client
+
+
+def test_every_item_route_gives_a_404_problem(admin: TestClient) -> None:
+    writer = admin
     item_routes = [(m, p) for m, p, _ in operations(writer) if "{" in p]
     assert item_routes
     for method, path in item_routes:
@@ -67,7 +74,8 @@ def test_every_item_route_gives_a_404_problem(writer: TestClient) -> None:
         assert_problem(response, 422 if response.status_code == 422 else 404)
 
 
-def test_validation_errors_list_loc_and_msg(writer: TestClient) -> None:
+def test_validation_errors_list_loc_and_msg(admin: TestClient) -> None:
+    writer = admin
     for method, path, op in operations(writer):
         if "requestBody" not in op or "{" in path:
             continue

@@ -72,7 +72,11 @@ def test_import_is_all_or_nothing(fresh_database: str, tmp_path: Path) -> None:
     result = run(fresh_database, "import", str(path))
     assert "Imported 3 documents" in result.stdout
     exported = run(fresh_database, "export", "-").stdout.splitlines()
-    assert [json.loads(line)["title"] for line in exported] == ["A", "B", "C"]
+    assert {json.loads(line)["id"]: json.loads(line)["title"] for line in exported} == {
+        "doc-a": "A",
+        "b": "B",
+        "c": "C",
+    }
 
 
 def test_import_reports_bad_fields_by_line(fresh_database: str) -> None:
