@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib import resources
 from typing import Any
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, text
 from sqlmodel import Session
 
 from archive.db import migrate, session_scope
@@ -21,6 +22,7 @@ from archive.transfer import ImportReport, Progress, import_lines
 
 CORPUS = resources.files("archive") / "corpus"
 ACTOR = "bundled-corpus"
+STARTUP_LOCK = 1956_02_25  # any constant shared by every process of this service
 
 
 def documents() -> list[dict[str, Any]]:
@@ -58,8 +60,32 @@ def initialize(engine: Engine, *, empty: bool = False) -> ImportReport | None:
 
     Returns what was loaded, or None when nothing was (an `empty` init, or documents exist).
     """
-    migrate(engine)
-    if empty or document_count(engine):
-        return None
-    with session_scope(engine, write=True) as session:
-        return load(session)
+    with _startup_lock(engine):
+        migrate(engine)
+        if empty:
+            return None
+        with session_scope(engine, write=True) as session:
+            # Counted inside the write transaction: a second process starting at the same
+            # moment waits for the first one's load, then finds the documents there.
+            if session.execute(select(func.count()).select_from(Document)).scalar_one():
+                return None
+            return load(session)
+
+
+@contextmanager
+def _startup_lock(engine: Engine) -> Iterator[None]:
+    """On PostgreSQL, containers starting together migrate and load one at a time.
+
+    (On SQLite the write lock already serializes them.)
+    """
+    if engine.dialect.name != "postgresql":
+        yield
+        return
+    with engine.connect() as conn:
+        conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": STARTUP_LOCK})
+        conn.commit()
+        try:
+            yield
+        finally:
+            conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": STARTUP_LOCK})
+            conn.commit()

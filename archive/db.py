@@ -136,7 +136,7 @@ def migrate(engine: Engine, revision: str = "head") -> None:
     from alembic import command
 
     config = alembic_config(engine)
-    with engine.begin() as connection:
+    with writer(engine).begin() as connection:  # concurrent starts migrate one at a time
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
 

@@ -129,3 +129,20 @@ def test_check_names_a_broken_span(fresh_database: str) -> None:
     result = run(fresh_database, "check", ok=False)
     assert result.returncode == 1
     assert "span klim" in result.stdout and "'Hey'" in result.stdout
+
+
+def test_two_servers_starting_together_load_the_corpus_once(fresh_database: str) -> None:
+    starts = [
+        subprocess.Popen(
+            [*ARCHIVE, "init", "--database-url", fresh_database],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    for process in starts:
+        _, stderr = process.communicate(timeout=120)
+        assert process.returncode == 0, stderr
+    exported = run(fresh_database, "export", "-").stdout.splitlines()
+    assert sum(json.loads(line)["type"] == "document" for line in exported) == 5
