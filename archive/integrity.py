@@ -6,6 +6,7 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from archive.documents import sha256
+from archive.errors import ArchiveError
 from archive.models import (
     Citation,
     CitationSpan,
@@ -63,10 +64,19 @@ def check(session: Session) -> tuple[list[str], dict[str, int]]:
             problems.append(f"citation {citation.id}: document {citation.document_id} missing")
         elif citation.raw and citation.raw not in texts[citation.document_id][1]:
             problems.append(f"citation {citation.id}: raw text is not in its document")
+    for citation in citations.values():
+        problems.extend(_citation_problems(citation))
+    span_documents = {s.id: s.document_id for s in spans}
     links = session.execute(select(CitationSpan)).scalars().all()
     for link in links:
         if link.citation_id not in citations or link.span_id not in span_ids:
             problems.append(f"citation link {link.citation_id} → {link.span_id} dangles")
+        elif span_documents[link.span_id] != citations[link.citation_id].document_id:
+            problems.append(
+                f"citation link {link.citation_id} → {link.span_id}: the span is in "
+                f"{span_documents[link.span_id]}, the citation in "
+                f"{citations[link.citation_id].document_id}"
+            )
     claims = set(session.execute(select(Claim.id)).scalars())
     evidence = list(session.execute(select(Evidence)).scalars())
     for ev in evidence:
@@ -82,3 +92,19 @@ def check(session: Session) -> tuple[list[str], dict[str, int]]:
         "evidence": len(evidence),
     }
     return problems, checked
+
+
+def _citation_problems(citation: Citation) -> list[str]:
+    """A citation's CSL item must be valid CSL-JSON; only a missing note has an empty `raw`."""
+    from archive.csl import validate_csl
+
+    problems = []
+    try:
+        validate_csl(citation.csl)
+    except ArchiveError as exc:
+        problems.append(f"citation {citation.id}: {exc.detail}")
+    if citation.raw == "" and citation.status != "empty":
+        problems.append(f"citation {citation.id}: raw is empty but its status is {citation.status}")
+    if citation.raw != "" and citation.status == "empty":
+        problems.append(f"citation {citation.id}: status is empty but raw is {citation.raw[:40]!r}")
+    return problems

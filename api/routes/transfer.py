@@ -1,0 +1,124 @@
+"""Whole archive: export everything as NDJSON, import it in one transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from sqlalchemy import Engine
+from sqlalchemy.exc import DataError, IntegrityError
+from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
+
+from api.deps import Admin, Reader, SessionDep, SettingsDep
+from api.errors import problem, responses
+from api.schemas.claims import ImportResult
+from archive import transfer
+from archive.db import is_sqlite
+from archive.errors import InvalidInput
+
+router = APIRouter(prefix="/v1", tags=["archive"])
+
+NDJSON = "application/x-ndjson"
+EXPORT_EXAMPLE = (
+    '{"type":"document","id":"fear-backstage","title":"Fear Backstage Before Khrushchev\'s '
+    'Secret Speech","kind":"secondary",…,"text":"…"}\n'
+    '{"type":"claim","id":"speech-date-25-february","statement":"The speech was delivered on '
+    '25 February 1956.",…}\n'
+)
+
+
+def _snapshot_lines(engine: Engine) -> Iterator[str]:
+    """Export from a session of its own, opened when the response starts and closed when it
+    ends (a request's session may be gone by then), reading one consistent snapshot: a
+    write committed meanwhile appears entirely or not at all."""
+    with Session(engine) as session:
+        if not is_sqlite(engine):
+            session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+        yield from transfer.export_lines(session)
+
+
+@router.get(
+    "/export",
+    summary="Export the whole archive as NDJSON",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "content": {NDJSON: {"example": EXPORT_EXAMPLE}},
+            "description": "One JSON object per line, each with a `type`: documents (with "
+            "their text), then citations, spans, claims, evidence",
+        },
+        **responses(401),
+    },
+)
+def export(request: Request, _: Reader) -> StreamingResponse:
+    """Streams every record; `POST /v1/import` (or `archive import`) into an empty archive
+    takes it back, and exporting that gives the same bytes."""
+    return StreamingResponse(
+        _snapshot_lines(request.app.state.engine),
+        media_type=NDJSON,
+        headers={"Content-Disposition": 'attachment; filename="archive.ndjson"'},
+    )
+
+
+async def _body(request: Request, limit: int) -> bytes | None:
+    """The request body, or None as soon as it grows past `limit` bytes."""
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _lines(body: bytes) -> list[str]:
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = body[: exc.start].count(b"\n") + 1
+        raise InvalidInput(f"line {line}: not UTF-8 (byte {exc.start} of the body)") from None
+    return text.removeprefix("\ufeff").splitlines()
+
+
+@router.post(
+    "/import",
+    summary="Import NDJSON in one transaction (admin key)",
+    response_model=ImportResult,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {NDJSON: {"schema": {"type": "string"}, "example": EXPORT_EXAMPLE}},
+        }
+    },
+    responses=responses(401, 403, 413, 422),
+)
+async def import_archive(
+    request: Request, session: SessionDep, settings: SettingsDep, key: Admin
+) -> Response:
+    """Takes what `GET /v1/export` gives (a line without `type` is a document). Every line is
+    checked before anything is written: a malformed line is a 422 naming its number, and then
+    nothing lands. Ids already in the archive are refused the same way."""
+    body = await _body(request, settings.max_body_bytes)
+    if body is None:
+        return problem(413, f"the body is larger than {settings.max_body_bytes} bytes")
+    lines = _lines(body)
+    counts = await run_in_threadpool(_import, session, lines, key.name)
+    return JSONResponse({"imported": counts, "lines": transfer.count_lines(lines)})
+
+
+def _import(session: Session, lines: list[str], actor: str) -> dict[str, int]:
+    try:
+        report = transfer.import_lines(session, lines, actor=actor)
+        session.flush()
+    except (DataError, IntegrityError) as exc:
+        # A value the line checks let through but the database cannot hold (a label longer
+        # than its column on PostgreSQL, say): the user's data, so a 422, and nothing lands.
+        session.rollback()
+        reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+        raise InvalidInput(
+            f"the database refused the import ({reason}); nothing was imported"
+        ) from None
+    session.commit()
+    return report.counts

@@ -1,0 +1,461 @@
+"""Claims and the evidence for them.
+
+A claim is a statement; evidence links it to a span that supports, contradicts or qualifies
+it. A claim's status is derived from its evidence every time it is read, in SQL (so that a
+status filter pages and counts correctly), and never stored:
+
+- contested: some evidence contradicts it;
+- corroborated: spans of two or more documents support it;
+- single-source: spans of one document support it;
+- unsupported: nothing supports it.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Select, and_, case, exists, func, literal, or_, select, type_coerce
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlmodel import Session
+
+from archive import changes
+from archive.documents import check_id, check_storable
+from archive.errors import Conflict, InvalidInput, NotFound
+from archive.models import STANCES, Claim, Evidence, Span, utcnow
+from archive.pagination import Page, decode_cursor, encode_cursor
+from archive.transfer import new_id
+
+STATUSES = ("corroborated", "single-source", "contested", "unsupported")
+CLAIM_FIELDS = ("statement", "tags", "note")
+EVIDENCE_FIELDS = ("stance", "note")
+MAX_STATEMENT = 2_000
+MAX_NOTE = 10_000
+MAX_TAG = 64
+MAX_TAGS = 50
+
+
+@dataclass
+class ClaimView:
+    """A claim as read: the row, its derived status and its evidence counts by stance."""
+
+    claim: Claim
+    status: str
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(STANCES, 0))
+
+
+# --- status, in SQL ---------------------------------------------------------------------------
+
+
+def _stats():  # noqa: ANN202 - a SQLAlchemy subquery
+    """Per claim: evidence by stance, and how many documents support it."""
+
+    def count(stance: str) -> Any:
+        return func.sum(case((Evidence.stance == stance, 1), else_=0))
+
+    supporting_document = case((Evidence.stance == "supports", Span.document_id), else_=None)
+    return (
+        select(
+            Evidence.claim_id.label("claim_id"),
+            count("supports").label("supports"),
+            count("contradicts").label("contradicts"),
+            count("qualifies").label("qualifies"),
+            func.count(func.distinct(supporting_document)).label("documents"),
+        )
+        .join(Span, Span.id == Evidence.span_id)
+        .group_by(Evidence.claim_id)
+        .subquery("claim_stats")
+    )
+
+
+def _status(stats: Any) -> Any:
+    documents = func.coalesce(stats.c.documents, 0)
+    return case(
+        (func.coalesce(stats.c.contradicts, 0) > 0, literal("contested")),
+        (documents >= 2, literal("corroborated")),
+        (documents == 1, literal("single-source")),
+        else_=literal("unsupported"),
+    )
+
+
+def derive_status(supporting_documents: int, contradicting: int) -> str:
+    """The same rule as the SQL, for callers that already hold the evidence."""
+    if contradicting:
+        return "contested"
+    if supporting_documents >= 2:
+        return "corroborated"
+    return "single-source" if supporting_documents == 1 else "unsupported"
+
+
+def _viewing(conditions: list[Any] | None = None) -> tuple[Select, Any, Any]:
+    stats = _stats()
+    status = _status(stats).label("status")
+    query = (
+        select(
+            Claim,
+            status,
+            func.coalesce(stats.c.supports, 0),
+            func.coalesce(stats.c.contradicts, 0),
+            func.coalesce(stats.c.qualifies, 0),
+        )
+        .outerjoin(stats, stats.c.claim_id == Claim.id)
+        .where(*(conditions or []))
+    )
+    return query, stats, status
+
+
+def _view(row: Any) -> ClaimView:
+    claim, status, supports, contradicts, qualifies = row
+    counts = {
+        "supports": int(supports),
+        "contradicts": int(contradicts),
+        "qualifies": int(qualifies),
+    }
+    return ClaimView(claim=claim, status=status, counts=counts)
+
+
+# --- validation -------------------------------------------------------------------------------
+
+
+def _check_statement(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidInput("statement: must not be empty")
+    if len(value) > MAX_STATEMENT:
+        raise InvalidInput(f"statement: longer than {MAX_STATEMENT} characters")
+    return check_storable(value, "statement")
+
+
+def _check_note(value: Any, where: str = "note") -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InvalidInput(f"{where}: must be a string")
+    if len(value) > MAX_NOTE:
+        raise InvalidInput(f"{where}: longer than {MAX_NOTE} characters")
+    return check_storable(value, where)
+
+
+def _check_tags(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(t, str) for t in value):
+        raise InvalidInput("tags: must be a list of strings")
+    if len(value) > MAX_TAGS:
+        raise InvalidInput(f"tags: at most {MAX_TAGS} tags")
+    for tag in value:
+        if not tag.strip() or len(tag) > MAX_TAG:
+            raise InvalidInput(f"tags: each tag has 1 to {MAX_TAG} characters")
+        check_storable(tag, "tags")
+    return list(dict.fromkeys(value))
+
+
+def _check_stance(value: Any) -> str:
+    if value not in STANCES:
+        raise InvalidInput(f"stance: must be one of {', '.join(STANCES)}")
+    return value
+
+
+def slugify(statement: str) -> str:
+    """A readable id: "Khrushchev's speech lasted 4 hours" → khrushchevs-speech-lasted-4-hours."""
+    unquoted = re.sub("['\u2019]", "", statement)
+    ascii_text = unicodedata.normalize("NFKD", unquoted).encode("ascii", "ignore").decode()
+    words = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
+    return words[:56].rstrip("-") or "claim"
+
+
+def _free(session: Session, model: Any, base: str) -> str:
+    taken = set(
+        session.execute(
+            select(model.id).where(or_(model.id == base, model.id.like(f"{base}-%")))
+        ).scalars()
+    )
+    if base not in taken:
+        return base
+    n = 2
+    while f"{base}-{n}" in taken:
+        n += 1
+    return f"{base}-{n}"
+
+
+# --- claims -----------------------------------------------------------------------------------
+
+
+def create_claim(session: Session, data: dict[str, Any], *, actor: str | None = None) -> Claim:
+    """Store a claim: `statement`, optional `tags`, `note` and `id` (default: a slug of the
+    statement, made unique). A duplicate id is a Conflict."""
+    unknown = set(data) - {"id", *CLAIM_FIELDS}
+    if unknown:
+        raise InvalidInput(f"{sorted(unknown)[0]}: not a claim field")
+    statement = _check_statement(data.get("statement"))
+    claim_id = data.get("id")
+    if claim_id:
+        check_id(claim_id)
+        if session.get(Claim, claim_id) is not None:
+            raise Conflict(f"a claim with id {claim_id!r} already exists", id=claim_id)
+    else:
+        claim_id = _free(session, Claim, slugify(statement))
+    now = utcnow()
+    claim = Claim(
+        id=claim_id,
+        statement=statement,
+        tags=_check_tags(data.get("tags")),
+        note=_check_note(data.get("note")),
+        created_by=actor,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(claim)
+    changes.record(session, "claim", claim_id, "create", actor)
+    session.flush()
+    return claim
+
+
+def get_claim(session: Session, claim_id: str) -> ClaimView:
+    query, _, _ = _viewing([Claim.id == claim_id])
+    row = session.execute(query).first()
+    if row is None:
+        raise NotFound(f"no claim with id {claim_id!r}", id=claim_id)
+    return _view(row)
+
+
+def _tag_condition(session: Session, tag: str) -> Any:
+    if session.get_bind().dialect.name == "postgresql":
+        return type_coerce(Claim.tags, JSONB).contains([tag])
+    values = func.json_each(Claim.tags).table_valued("value")
+    return exists(select(literal(1)).select_from(values).where(values.c.value == tag))
+
+
+def _like_escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def list_claims(
+    session: Session,
+    *,
+    status: str | None = None,
+    document: str | None = None,
+    tag: str | None = None,
+    q: str | None = None,
+    limit: int = 20,
+    cursor: str | None = None,
+) -> Page[ClaimView]:
+    """Claims in id order. `status` is the derived status; `document` keeps claims with
+    evidence in that document; `tag` an exact tag; `q` words that must all be in the statement
+    (case-insensitive)."""
+    conditions: list[Any] = []
+    if document is not None:
+        conditions.append(
+            Claim.id.in_(
+                select(Evidence.claim_id)
+                .join(Span, Span.id == Evidence.span_id)
+                .where(Span.document_id == document)
+            )
+        )
+    if tag is not None:
+        conditions.append(_tag_condition(session, tag))
+    for word in (q or "").split():
+        check_storable(word, "q")
+        pattern = f"%{_like_escape(word.lower())}%"
+        conditions.append(func.lower(Claim.statement).like(pattern, escape="\\"))
+    query, _, status_column = _viewing(conditions)
+    if status is not None:
+        if status not in STATUSES:
+            raise InvalidInput(f"status: must be one of {', '.join(STATUSES)}")
+        query = query.where(status_column == status)
+    total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
+    position = decode_cursor(cursor, "after")
+    if position is not None:
+        query = query.where(Claim.id > str(position["after"]))
+    rows = session.execute(query.order_by(Claim.id).limit(limit + 1)).all()
+    views = [_view(row) for row in rows]
+    next_cursor = (
+        encode_cursor({"after": views[limit - 1].claim.id}) if len(views) > limit else None
+    )
+    return Page(items=views[:limit], total=total, next_cursor=next_cursor)
+
+
+def update_claim(
+    session: Session, claim_id: str, data: dict[str, Any], *, actor: str | None = None
+) -> ClaimView:
+    """Change statement, tags or note; the id never changes."""
+    claim = session.get(Claim, claim_id)
+    if claim is None:
+        raise NotFound(f"no claim with id {claim_id!r}", id=claim_id)
+    unknown = set(data) - set(CLAIM_FIELDS)
+    if unknown:
+        raise InvalidInput(f"{sorted(unknown)[0]}: not a claim field that can be changed")
+    if "statement" in data:
+        claim.statement = _check_statement(data["statement"])
+    if "tags" in data:
+        claim.tags = _check_tags(data["tags"])
+    if "note" in data:
+        claim.note = _check_note(data["note"])
+    claim.updated_at = utcnow()
+    session.add(claim)
+    changes.record(session, "claim", claim_id, "update", actor)
+    session.flush()
+    return get_claim(session, claim_id)
+
+
+def delete_claim(session: Session, claim_id: str, *, actor: str | None = None) -> None:
+    """Delete a claim and its evidence (never the spans)."""
+    claim = session.get(Claim, claim_id)
+    if claim is None:
+        raise NotFound(f"no claim with id {claim_id!r}", id=claim_id)
+    for evidence_id in session.execute(
+        select(Evidence.id).where(Evidence.claim_id == claim_id).order_by(Evidence.id)
+    ).scalars():
+        session.delete(session.get(Evidence, evidence_id))
+        changes.record(session, "evidence", evidence_id, "delete", actor)
+    session.flush()
+    session.delete(claim)
+    changes.record(session, "claim", claim_id, "delete", actor)
+    session.flush()
+
+
+# --- evidence ---------------------------------------------------------------------------------
+
+
+@dataclass
+class EvidenceView:
+    evidence: Evidence
+    document_id: str
+
+
+def _evidence_id(session: Session, claim_id: str, document_id: str) -> str:
+    """`<claim>--<document>`, the corpus's convention, when it fits; else `ev-<hex>`."""
+    base = f"{claim_id}--{document_id}"
+    if len(base) <= 60:
+        return _free(session, Evidence, base)
+    while True:
+        candidate = new_id("ev")
+        if session.get(Evidence, candidate) is None:
+            return candidate
+
+
+def add_evidence(
+    session: Session, claim_id: str, data: dict[str, Any], *, actor: str | None = None
+) -> EvidenceView:
+    """Link a span to a claim with a stance (`supports`, `contradicts`, `qualifies`) and a
+    note. A span is evidence for a claim at most once (Conflict naming the existing link)."""
+    if session.get(Claim, claim_id) is None:
+        raise NotFound(f"no claim with id {claim_id!r}", id=claim_id)
+    unknown = set(data) - {"id", "span_id", *EVIDENCE_FIELDS}
+    if unknown:
+        raise InvalidInput(f"{sorted(unknown)[0]}: not an evidence field")
+    span_id = data.get("span_id")
+    if not isinstance(span_id, str):
+        raise InvalidInput("span_id: required")
+    span = session.get(Span, span_id)
+    if span is None:
+        raise InvalidInput(f"span_id: no span {span_id!r}")
+    if span.anchor_status == "orphaned":
+        raise InvalidInput(
+            f"span_id: span {span_id!r} is orphaned (its words are no longer in the text of "
+            f"{span.document_id!r}); it cannot be evidence"
+        )
+    stance = _check_stance(data.get("stance"))
+    note = _check_note(data.get("note"))
+    existing = session.execute(
+        select(Evidence.id).where(and_(Evidence.claim_id == claim_id, Evidence.span_id == span_id))
+    ).scalar_one_or_none()
+    if existing is not None:
+        raise Conflict(
+            f"span {span_id!r} is already evidence for claim {claim_id!r} (evidence "
+            f"{existing!r}); change or delete that instead",
+            id=existing,
+        )
+    evidence_id = data.get("id")
+    if evidence_id:
+        check_id(evidence_id)
+        if session.get(Evidence, evidence_id) is not None:
+            raise Conflict(f"evidence with id {evidence_id!r} already exists", id=evidence_id)
+    else:
+        evidence_id = _evidence_id(session, claim_id, span.document_id)
+    evidence = Evidence(
+        id=evidence_id,
+        claim_id=claim_id,
+        span_id=span_id,
+        stance=stance,
+        note=note,
+        recorded_by=actor,
+        recorded_at=utcnow(),
+    )
+    session.add(evidence)
+    changes.record(session, "evidence", evidence_id, "create", actor)
+    session.flush()
+    return EvidenceView(evidence=evidence, document_id=span.document_id)
+
+
+def get_evidence(session: Session, claim_id: str, evidence_id: str) -> EvidenceView:
+    row = session.execute(
+        select(Evidence, Span.document_id)
+        .join(Span, Span.id == Evidence.span_id)
+        .where(Evidence.id == evidence_id, Evidence.claim_id == claim_id)
+    ).first()
+    if row is None:
+        if session.get(Claim, claim_id) is None:
+            raise NotFound(f"no claim with id {claim_id!r}", id=claim_id)
+        raise NotFound(f"claim {claim_id!r} has no evidence {evidence_id!r}", id=evidence_id)
+    return EvidenceView(evidence=row[0], document_id=row[1])
+
+
+def list_evidence(session: Session, claim_id: str) -> list[EvidenceView]:
+    """A claim's evidence: supports, then contradicts, then qualifies; in text order."""
+    if session.get(Claim, claim_id) is None:
+        raise NotFound(f"no claim with id {claim_id!r}", id=claim_id)
+    order = case({s: i for i, s in enumerate(STANCES)}, value=Evidence.stance)
+    rows = session.execute(
+        select(Evidence, Span.document_id)
+        .join(Span, Span.id == Evidence.span_id)
+        .where(Evidence.claim_id == claim_id)
+        .order_by(order, Span.document_id, Span.start, Evidence.id)
+    ).all()
+    return [EvidenceView(evidence=e, document_id=d) for e, d in rows]
+
+
+def update_evidence(
+    session: Session,
+    claim_id: str,
+    evidence_id: str,
+    data: dict[str, Any],
+    *,
+    actor: str | None = None,
+) -> EvidenceView:
+    """Change the stance or the note of a piece of evidence (the span stays)."""
+    view = get_evidence(session, claim_id, evidence_id)
+    unknown = set(data) - set(EVIDENCE_FIELDS)
+    if unknown:
+        raise InvalidInput(f"{sorted(unknown)[0]}: not an evidence field that can be changed")
+    if "stance" in data:
+        view.evidence.stance = _check_stance(data["stance"])
+    if "note" in data:
+        view.evidence.note = _check_note(data["note"])
+    session.add(view.evidence)
+    changes.record(session, "evidence", evidence_id, "update", actor)
+    session.flush()
+    return view
+
+
+def delete_evidence(
+    session: Session, claim_id: str, evidence_id: str, *, actor: str | None = None
+) -> None:
+    view = get_evidence(session, claim_id, evidence_id)
+    session.delete(view.evidence)
+    changes.record(session, "evidence", evidence_id, "delete", actor)
+    session.flush()
+
+
+def evidence_claims_for_span(session: Session, span_id: str) -> list[str]:
+    """The claims a span is evidence for, sorted. A span in this list must not be deleted
+    (the spans API answers 409 naming them; the database's RESTRICT refuses it anyway)."""
+    return list(
+        session.execute(
+            select(Evidence.claim_id)
+            .where(Evidence.span_id == span_id)
+            .distinct()
+            .order_by(Evidence.claim_id)
+        ).scalars()
+    )
