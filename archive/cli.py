@@ -21,6 +21,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from archive import bundled, keys, transfer
 from archive.db import engine_for, migrate, session_scope
@@ -67,7 +68,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     import uvicorn
 
-    cmd_init(argparse.Namespace(database_url=args.database_url, empty=False))
+    cmd_init(argparse.Namespace(database_url=args.database_url, empty=args.empty))
     if args.database_url:
         os.environ["ARCHIVE_DATABASE_URL"] = args.database_url  # for worker processes
     uvicorn.run(
@@ -181,6 +182,9 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=1)
     serve.add_argument("--log-level", default="info")
+    serve.add_argument(
+        "--empty", action="store_true", help="do not load the bundled corpus into an empty database"
+    )
     serve.set_defaults(func=cmd_serve)
 
     init = sub.add_parser("init", parents=[common], help="migrate and load the bundled corpus")
@@ -217,6 +221,11 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except ArchiveError as exc:
         err.print(f"[red]error:[/red] {exc.detail}", highlight=False)
+        return 1
+    except SQLAlchemyError as exc:
+        # Nothing was written (the transaction rolled back); say why without a traceback.
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        err.print(f"[red]database error:[/red] {reason}; nothing was changed", highlight=False)
         return 1
     except KeyboardInterrupt:
         return 130

@@ -237,6 +237,11 @@ def _parse(lines: Iterable[str]) -> dict[str, list[_Line]]:
     return by_type
 
 
+# Fields stored in columns of limited width (archive/models.py): checked on import so that
+# an archive exported from SQLite (which does not enforce widths) imports into PostgreSQL.
+WIDTHS = {"label": 64, "language": 35, "created_by": 64, "recorded_by": 64}
+
+
 def _str(record: dict[str, Any], key: str, where: str, *, required: bool = False) -> str | None:
     value = record.get(key)
     if value is None:
@@ -245,13 +250,21 @@ def _str(record: dict[str, Any], key: str, where: str, *, required: bool = False
         return None
     if not isinstance(value, str):
         raise InvalidInput(f"{where}: `{key}` must be a string")
+    if key in WIDTHS and len(value) > WIDTHS[key]:
+        raise InvalidInput(f"{where}: `{key}` is longer than {WIDTHS[key]} characters")
     return check_storable(value, f"{where}: {key}")
+
+
+def _json_storable(value: Any, where: str) -> None:
+    """NUL or lone surrogates anywhere inside a JSON value (creators, CSL, tags)."""
+    check_storable(json.dumps(value, ensure_ascii=False, default=str), where)
 
 
 def _tags(record: dict[str, Any], where: str) -> list[str]:
     tags = record.get("tags") or []
     if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
         raise InvalidInput(f"{where}: `tags` must be a list of strings")
+    _json_storable(tags, f"{where}: tags")
     return tags
 
 
@@ -357,8 +370,9 @@ def _import_documents(
             _check_metadata(meta)
         except InvalidInput as exc:
             raise InvalidInput(f"{where}: {exc.detail}") from None
+        _json_storable(meta["creators"], f"{where}: creators")
         revision = r.get("revision") or 1
-        if not isinstance(revision, int) or revision < 1:
+        if not isinstance(revision, int) or not 1 <= revision < 2**31:
             raise InvalidInput(f"{where}: `revision` must be a positive integer")
         created = parse_time(r.get("created_at"), where) or now
         updated = parse_time(r.get("updated_at"), where) or created
@@ -384,9 +398,14 @@ def _import_documents(
             }
         )
         by_id[r["id"]] = text
+    # The texts go in as multi-row INSERTs ("insertmanyvalues", which SQLAlchemy uses for
+    # an executemany with RETURNING) rather than one statement per row: the search index's
+    # triggers then run inside one statement per batch, and SQLite's FTS5 flushes its
+    # pending terms at each statement's end; per row, that doubled the import's time.
+    text_insert = insert(DocumentText).returning(DocumentText.document_id)
     for i in range(0, len(docs), BATCH):
         session.execute(insert(Document), docs[i : i + BATCH])
-        session.execute(insert(DocumentText), texts[i : i + BATCH])
+        session.execute(text_insert, texts[i : i + BATCH])
         step(len(docs[i : i + BATCH]))
     _changes(session, "document", list(by_id), actor)
     return by_id
@@ -415,6 +434,7 @@ def _import_citations(
         csl = r.get("csl") or {"id": r["id"], "type": "document"}
         if not isinstance(csl, dict):
             raise InvalidInput(f"{where}: `csl` must be a CSL-JSON object")
+        _json_storable(csl, f"{where}: csl")
         try:
             validate_csl(csl)
         except InvalidInput as exc:
@@ -492,6 +512,8 @@ def _import_spans(
                 prefix, suffix = context(text, start, end, CONTEXT)
             elif not (isinstance(start, int) and isinstance(end, int)):
                 raise InvalidInput("`start` and `end` must be integers")
+            elif not 0 <= start < end < 2**31:
+                raise InvalidInput(f"offsets {start}..{end} are not 0 <= start < end")
             elif status != "orphaned":
                 if not 0 <= start < end <= len(text):
                     raise InvalidInput(f"offsets {start}..{end} lie outside the text")

@@ -146,3 +146,22 @@ def test_two_servers_starting_together_load_the_corpus_once(fresh_database: str)
         assert process.returncode == 0, stderr
     exported = run(fresh_database, "export", "-").stdout.splitlines()
     assert sum(json.loads(line)["type"] == "document" for line in exported) == 5
+
+
+@pytest.mark.parametrize(
+    "record, field",
+    [
+        ({"type": "claim", "id": "c", "statement": "s", "tags": ["nul\u0000"]}, "tags"),
+        (
+            {"type": "document", "id": "d", "title": "t", "text": "x", "language": "x" * 40},
+            "language",
+        ),
+        ({"type": "document", "id": "d", "title": "t", "text": "x", "revision": 2**40}, "revision"),
+    ],
+)
+def test_import_refuses_what_a_database_could_not_store(
+    fresh_database: str, record: dict, field: str
+) -> None:
+    run(fresh_database, "init", "--empty")
+    result = run(fresh_database, "import", "-", stdin=json.dumps(record), ok=False)
+    assert result.returncode == 1 and field in result.stderr and "Traceback" not in result.stderr
