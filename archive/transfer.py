@@ -257,7 +257,15 @@ def _str(record: dict[str, Any], key: str, where: str, *, required: bool = False
 
 def _json_storable(value: Any, where: str) -> None:
     """NUL or lone surrogates anywhere inside a JSON value (creators, CSL, tags)."""
-    check_storable(json.dumps(value, ensure_ascii=False, default=str), where)
+    if isinstance(value, str):
+        check_storable(value, where)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _json_storable(key, where)
+            _json_storable(item, where)
+    elif isinstance(value, list):
+        for item in value:
+            _json_storable(item, where)
 
 
 def _tags(record: dict[str, Any], where: str) -> list[str]:
