@@ -1,0 +1,140 @@
+"""Text revisions: replace a document's text; every span is re-anchored to the new one."""
+
+from __future__ import annotations
+
+import codecs
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException
+
+from api.conditional import etag_of
+from api.deps import SessionDep, Writer
+from api.errors import PROBLEM, PROBLEM_SCHEMA, responses
+from api.routes.documents import DocId, present_one
+from api.schemas.spans import RevisionRead
+from archive import documents, revisions
+from archive.errors import InvalidInput, PreconditionFailed
+
+router = APIRouter(prefix="/v1", tags=["documents"])
+
+EXAMPLE_TEXT = "“The things that were said…God knows what we’re supposed to think!”\n\n…"
+
+
+async def raw_body(request: Request) -> bytes:
+    return await request.body()
+
+
+def _text_of(request: Request, body: bytes) -> Any:
+    """The new text from a text/plain body (any charset Python knows; UTF-8 by default) or
+    from JSON `{"text": "..."}`."""
+    content_type = request.headers.get("content-type", "text/plain").lower()
+    media, _, params = content_type.partition(";")
+    media = media.strip()
+    if media.startswith("multipart/"):
+        raise HTTPException(415, 'send the text as text/plain, or JSON {"text": "..."}')
+    if media == "application/json" or media.endswith("+json"):
+        try:
+            data = json.loads(body)
+        except ValueError as exc:
+            raise InvalidInput(f"body: not JSON ({exc})") from None
+        if not isinstance(data, dict) or set(data) != {"text"}:
+            raise InvalidInput('body: expected a JSON object {"text": "..."} and nothing else')
+        return data["text"]
+    charset = "utf-8"
+    for param in params.split(";"):
+        name, _, value = param.strip().partition("=")
+        if name.strip() == "charset" and value.strip():
+            charset = value.strip().strip('"')
+    try:
+        codecs.lookup(charset)
+    except LookupError:
+        raise HTTPException(415, f"charset {charset!r} is unknown; send UTF-8") from None
+    try:
+        return body.decode(charset)
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(f"body: not {charset} text ({exc.reason} at byte {exc.start})") from None
+
+
+def _text_etag(sha256: str) -> str:
+    """The ETag GET /v1/documents/{id}/text gives for the whole text."""
+    return etag_of({"sha256": sha256, "start": None, "end": None})
+
+
+def _check_if_match(request: Request, document: dict[str, Any]) -> None:
+    """412 unless If-Match names the document's current ETag (GET /v1/documents/{id}) or its
+    text's (GET /v1/documents/{id}/text): either says "nothing changed since I read it"."""
+    header = request.headers.get("if-match")
+    if not header:
+        return
+    tags = [t.strip() for t in header.split(",") if t.strip()]
+    current = {etag_of(document), _text_etag(document["text_sha256"])}
+    if "*" not in tags and not current.intersection(tags):
+        raise PreconditionFailed(
+            f"the document has changed (its ETag is now {etag_of(document)}); "
+            "fetch it again and retry"
+        )
+
+
+@router.put(
+    "/documents/{doc_id}/text",
+    summary="Replace a document's text (a new revision)",
+    response_model=RevisionRead,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "text/plain": {"schema": {"type": "string"}, "example": EXAMPLE_TEXT},
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["text"],
+                        "properties": {"text": {"type": "string", "minLength": 1}},
+                        "additionalProperties": False,
+                    },
+                    "example": {"text": EXAMPLE_TEXT},
+                },
+            },
+        }
+    },
+    responses={
+        **responses(401, 403, 404, 412, 422),
+        415: {
+            "description": "A body that is not text (multipart) or in an unknown charset",
+            "content": {PROBLEM: {"schema": PROBLEM_SCHEMA}},
+        },
+    },
+)
+def replace_text(
+    request: Request,
+    session: SessionDep,
+    key: Writer,
+    doc_id: DocId,
+    body: Annotated[bytes, Depends(raw_body)],
+) -> Response:
+    """Stores the body as the next revision of the text (`text/plain; charset=utf-8`, or
+    JSON `{"text": ...}`) and finds every span again: by position and quote (`exact`), by
+    quote alone (`moved`), approximately (`fuzzy`); a span that cannot be found is kept and
+    marked `orphaned`, never dropped. Answers the new revision and how many spans fared how.
+    The text sent being the current one changes nothing. `If-Match` takes the ETag of the
+    document or of its text."""
+    document = documents.get_document(session, doc_id)
+    _check_if_match(request, present_one(session, document))
+    text = _text_of(request, body)
+    result = revisions.replace_text(session, doc_id, text, actor=key.name)
+    session.commit()
+    payload = {
+        "document_id": result.document_id,
+        "revision": result.revision,
+        "changed": result.changed,
+        "anchoring": result.anchoring,
+    }
+    return JSONResponse(
+        payload,
+        headers={
+            "ETag": _text_etag(document.text_sha256),
+            "X-Text-Revision": str(result.revision),
+        },
+    )

@@ -1,0 +1,120 @@
+"""New revisions of a document's text, and re-anchoring its spans to them.
+
+`replace_text` stores the new text as the next revision (the old ones stay in
+`document_texts`), then finds every span of the document again with `anchoring.reanchor`:
+by position through the diff of the two texts ("exact"), by its quote with prefix and suffix
+choosing among repeats ("moved"), approximately ("fuzzy"), else "orphaned". An orphaned span
+is kept, flagged, with the position and words it had in the revision it still names; the
+next revision tries again from there, so a passage that comes back is found again. All of it
+happens in the caller's transaction: the revision lands with every span re-anchored, or not
+at all.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from archive import changes
+from archive.anchoring import RevisionDiff, reanchor
+from archive.documents import check_storable, get_document, get_text, sha256
+from archive.errors import InvalidInput
+from archive.models import ANCHOR_STATUSES, DocumentText, Span, utcnow
+
+
+@dataclass
+class Revision:
+    """What `replace_text` did: the document's revision now, and how its spans fared."""
+
+    document_id: str
+    revision: int
+    changed: bool
+    anchoring: dict[str, int] = field(default_factory=dict)
+
+
+def _counts(statuses: Counter[str]) -> dict[str, int]:
+    return {status: statuses.get(status, 0) for status in ANCHOR_STATUSES}
+
+
+def replace_text(
+    session: Session, document_id: str, text: object, *, actor: str | None = None
+) -> Revision:
+    """Make `text` the document's current text and re-anchor every span to it.
+
+    A text identical to the current one changes nothing (PUT is idempotent): the answer
+    then counts the spans by the status they already have.
+    """
+    if not isinstance(text, str) or text == "":
+        raise InvalidInput("text: a document needs a non-empty text")
+    check_storable(text, "text")
+    document = get_document(session, document_id)
+    old_text = get_text(session, document)
+    spans = list(
+        session.execute(
+            select(Span).where(Span.document_id == document.id).order_by(Span.start, Span.id)
+        ).scalars()
+    )
+    if text == old_text:
+        return Revision(
+            document.id,
+            document.revision,
+            changed=False,
+            anchoring=_counts(Counter(s.anchor_status for s in spans)),
+        )
+    now = utcnow()
+    revision = document.revision + 1
+    digest = sha256(text)
+    session.add(
+        DocumentText(
+            document_id=document.id, revision=revision, text=text, sha256=digest, created_at=now
+        )
+    )
+    old_revision = document.revision
+    document.revision = revision
+    document.length = len(text)
+    document.text_sha256 = digest
+    document.updated_at = now
+    session.add(document)
+    changes.record(session, "document", document.id, "update", actor)
+
+    bases: dict[int, str | None] = {old_revision: old_text}
+    diffs: dict[int, RevisionDiff] = {}
+    statuses: Counter[str] = Counter()
+    for span in spans:
+        base = _base_text(session, document.id, span.revision, bases)
+        if base is None:  # its revision is gone: only its quote can find it
+            anchor = reanchor(text, text, 0, 0, span.exact, span.prefix, span.suffix)
+        else:
+            diff = diffs.get(span.revision)
+            if diff is None:
+                diff = diffs[span.revision] = RevisionDiff(base, text)
+            anchor = reanchor(
+                base, text, span.start, span.end, span.exact, span.prefix, span.suffix, diff=diff
+            )
+        if anchor.status == "orphaned" or anchor.start is None or anchor.end is None:
+            span.anchor_status = "orphaned"
+        else:
+            span.start, span.end = anchor.start, anchor.end
+            span.exact = anchor.exact or text[anchor.start : anchor.end]
+            span.prefix, span.suffix = anchor.prefix or "", anchor.suffix or ""
+            span.revision = revision
+            span.anchor_status = anchor.status
+        span.updated_at = now
+        session.add(span)
+        changes.record(session, "span", span.id, "update", actor)
+        statuses[span.anchor_status] += 1
+    session.flush()
+    return Revision(document.id, revision, changed=True, anchoring=_counts(statuses))
+
+
+def _base_text(
+    session: Session, document_id: str, revision: int, cache: dict[int, str | None]
+) -> str | None:
+    """The text of an earlier revision (an orphaned span may name one before the last)."""
+    if revision not in cache:
+        row = session.get(DocumentText, (document_id, revision))
+        cache[revision] = row.text if row is not None else None
+    return cache[revision]

@@ -1,0 +1,253 @@
+"""Quote lookup over the bundled corpus, as a student would type the quotation.
+
+Every expected position is computed from the seed texts themselves (the `seeds` fixture):
+the lookup must report offsets into the original text, whatever the query looked like.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from sqlalchemy import select
+from sqlmodel import Session
+
+from archive import documents, lookup, quotes, search
+from archive.errors import InvalidInput
+from archive.models import Evidence
+from archive.revisions import replace_text
+
+BRIEF = "secret-speech-brief"
+FEAR = "fear-backstage"
+ABSENT = [
+    "Workers of the world, unite!",
+    "Mr. Gorbachev, tear down this wall!",
+    "The only thing we have to fear is fear itself.",
+    "Ask not what your country can do for you, ask what you can do for your country.",
+]
+
+
+def at(text: str, passage: str, nth: int = 0) -> tuple[int, int]:
+    start = -1
+    for _ in range(nth + 1):
+        start = text.index(passage, start + 1)
+    return start, start + len(passage)
+
+
+def positions(result: dict) -> list[tuple[str, int, int]]:
+    return [(m["document_id"], m["start"], m["end"]) for m in result["matches"]]
+
+
+def speakers(match: dict) -> set[str | None]:
+    return {s["speaker"] for s in match["spans"]}
+
+
+def test_a_contraction_typed_out_finds_both_occurrences_and_who_said_it(
+    session: Session, seeds: dict[str, str]
+) -> None:
+    result = lookup.lookup(session, "we are supposed to think")
+    text = seeds[BRIEF]
+    assert positions(result) == [
+        (BRIEF, *at(text, "we’re supposed to think")),
+        (BRIEF, *at(text, "we’re supposed to think", 1)),
+    ]
+    first, second = result["matches"]
+    assert first["match"] == "normalized" and first["score"] == 0.99
+    assert first["exact"] == "we’re supposed to think"
+    assert speakers(first) == speakers(second) == {"Sergei Mezentsev"}
+    assert "delegates-shocked" in second["claims"]
+    assert first["prefix"] == text[first["start"] - 32 : first["start"]]
+    assert first["suffix"] == text[first["end"] : first["end"] + 32]
+
+
+def test_claims_are_those_whose_evidence_quotes_an_overlapping_span(session: Session) -> None:
+    result = lookup.lookup(session, "we are supposed to think")
+    for match in result["matches"]:
+        span_ids = [s["id"] for s in match["spans"]]
+        claims = session.execute(
+            select(Evidence.claim_id).where(Evidence.span_id.in_(span_ids)).distinct()
+        ).scalars()
+        assert match["claims"] == sorted(claims)
+
+
+def test_straight_quotes_and_three_dots_find_the_curly_headline(
+    session: Session, seeds: dict[str, str]
+) -> None:
+    typed = '"The things that were said... God knows what we\'re supposed to think!"'
+    result = lookup.lookup(session, typed)
+    headline = "“The things that were said…God knows what we’re supposed to think!”"
+    best = result["matches"][0]
+    assert (best["document_id"], best["start"], best["end"]) == (BRIEF, *at(seeds[BRIEF], headline))
+    assert best["exact"] == headline
+    assert best["match"] == "normalized"
+    assert "brief-mezentsev-title" in {s["id"] for s in best["spans"]}
+
+
+def test_a_footnote_digit_glued_to_the_year_does_not_hide_the_date(
+    session: Session, seeds: dict[str, str]
+) -> None:
+    result = lookup.lookup(session, "published by the New York Times on 5th June 1956")
+    start, _ = at(seeds[BRIEF], "published by the New York Times on 5th June 19563")
+    [match] = result["matches"]
+    assert (match["document_id"], match["start"]) == (BRIEF, start)
+    assert match["exact"] == "published by the New York Times on 5th June 1956"
+    assert seeds[BRIEF][match["end"]] == "3"  # the note marker stays outside the match
+    assert "nyt-full-text-5-june-1956" in match["claims"]
+
+
+def test_a_dropped_word_and_a_typo_still_find_stalin_s_threat(
+    session: Session, seeds: dict[str, str]
+) -> None:
+    typed = "If you do not obtain confesions from the doctors we will shorten you by head"
+    result = lookup.lookup(session, typed)
+    best = result["matches"][0]
+    expected = at(
+        seeds[BRIEF],
+        "If you do not obtain confessions from the doctors we will shorten you by a head",
+    )
+    assert (best["document_id"], best["start"], best["end"]) == (BRIEF, *expected)
+    assert best["match"] == "fuzzy" and 0.8 <= best["score"] <= 0.98
+    assert "Joseph Stalin" in speakers(best)
+
+
+def test_line_breaks_and_a_changed_word_are_tolerated(
+    session: Session, seeds: dict[str, str]
+) -> None:
+    typed = "Copies were also sent to leaders\nof Soviet satellite countries"
+    [match] = lookup.lookup(session, typed)["matches"]
+    expected = at(seeds[BRIEF], "Copies were also sent to leaders of Soviet satellite countries")
+    assert (match["start"], match["end"]) == expected
+    assert match["match"] == "normalized"
+    changed = "white as snow or more grey than white, like the colour of salt marshes"
+    [match] = lookup.lookup(session, changed)["matches"]
+    expected = at(
+        seeds[BRIEF], "white as snow – or more gray than white, like the color of salt marshes"
+    )
+    assert (match["document_id"], match["start"], match["end"]) == (BRIEF, *expected)
+    assert match["match"] == "fuzzy"
+
+
+def test_an_editorial_bracket_left_out_of_the_query(
+    session: Session, seeds: dict[str, str]
+) -> None:
+    typed = (
+        "I forwarded these requests to Rudenko. "
+        "After checking, these people were completely rehabilitated."
+    )
+    [match] = lookup.lookup(session, typed)["matches"]
+    start, _ = at(seeds[FEAR], "I forwarded these requests to Rudenko [Soviet Procurator General]")
+    _, end = at(seeds[FEAR], "completely rehabilitated.")
+    assert (match["document_id"], match["start"], match["end"]) == (FEAR, start, end)
+    assert match["match"] == "normalized"
+    assert speakers(match) >= {"Anastas Mikoyan"}
+
+
+@pytest.mark.parametrize("absent", ABSENT)
+def test_a_quotation_that_is_not_in_the_archive_finds_nothing(
+    session: Session, absent: str
+) -> None:
+    assert lookup.lookup(session, absent)["matches"] == []
+
+
+def test_min_score_limit_and_documents_narrow_the_answer(session: Session) -> None:
+    query = "the cult of personality"
+    everything = lookup.lookup(session, query, limit=100)["matches"]
+    assert len({m["document_id"] for m in everything}) >= 2
+    scores = [m["score"] for m in everything]
+    assert scores == sorted(scores, reverse=True)
+    exact_only = lookup.lookup(session, query, min_score=1.0)["matches"]
+    assert exact_only and {m["match"] for m in exact_only} == {"exact"}
+    assert len(lookup.lookup(session, query, limit=1)["matches"]) == 1
+    only = lookup.lookup(session, query, documents=["siegelbaum-secret-speech"])["matches"]
+    assert only and {m["document_id"] for m in only} == {"siegelbaum-secret-speech"}
+
+
+def test_kind_restricts_the_lookup_to_documents_of_that_kind(session: Session) -> None:
+    query = "We must show courage and tell the truth"
+    assert lookup.lookup(session, query, kind="primary")["matches"] == []
+    documents.create_document(
+        session,
+        {
+            "id": "presidium-notes",
+            "title": "Presidium notes, 9 February 1956",
+            "kind": "primary",
+            "text": "Khrushchev: We must show courage and tell the truth. Pospelov reported.",
+        },
+    )
+    primary = lookup.lookup(session, query, kind="primary")["matches"]
+    assert [m["document_id"] for m in primary] == ["presidium-notes"]
+    both = {m["document_id"] for m in lookup.lookup(session, query)["matches"]}
+    assert both == {"presidium-notes", FEAR}
+
+
+def test_lookup_reads_the_current_revision(session: Session, seeds: dict[str, str]) -> None:
+    note = "Reposted.\n\n"
+    replace_text(session, FEAR, note + seeds[FEAR])
+    [match] = lookup.lookup(session, "We must show courage and tell the truth.")["matches"]
+    start, end = at(seeds[FEAR], "We must show courage and tell the truth.")
+    assert (match["start"], match["end"]) == (start + len(note), end + len(note))
+    assert "fear-khrushchev-courage" in {s["id"] for s in match["spans"]}
+
+
+def test_only_documents_the_index_proposes_are_aligned(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    proposed: list[str] = []
+    real: Callable[..., list[str]] = search.candidate_documents
+
+    def spy(*args: object, **kwargs: object) -> list[str]:
+        ids = real(*args, **kwargs)
+        proposed.extend(ids)
+        return ids
+
+    aligned: list[str] = []
+    real_find = lookup.find_occurrences
+
+    def find_spy(query: str, text: str, *args: object, **kwargs: object) -> list:
+        aligned.append(text)
+        return real_find(query, text, *args, **kwargs)
+
+    monkeypatch.setattr(search, "candidate_documents", spy)
+    monkeypatch.setattr(lookup, "find_occurrences", find_spy)
+    result = lookup.lookup(session, "Khrushchev denounced Stalin’s purges")
+    assert result["matches"]
+    assert {m["document_id"] for m in result["matches"]} <= set(proposed)
+    assert len(aligned) == len(set(proposed)) <= 5
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "we are supposed to think",
+        "If you do not obtain confesions from the doctors we will shorten you by head",
+        "the cult of personality",
+        "Stalin was loyal to the cause of communism but he did everything by barbarous means",
+        "on 5th June 1956",
+    ],
+)
+def test_aligning_regions_finds_what_aligning_whole_texts_finds(
+    seeds: dict[str, str], query: str
+) -> None:
+    terms = quotes.candidate_terms(query)
+    for doc_id, text in seeds.items():
+        whole = quotes.find_in_text(query, text)
+        regional = lookup.find_occurrences(query, text, terms, min_score=quotes.DEFAULT_MIN_SCORE)
+        assert regional == whole, doc_id
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"text": "   "}, "must not be empty"),
+        ({"text": "x" * 5001}, "longer than"),
+        ({"text": "a\x00b"}, "NUL"),
+        ({"text": "Stalin", "min_score": 1.5}, "min_score"),
+        ({"text": "Stalin", "min_score": float("nan")}, "min_score"),
+        ({"text": "Stalin", "limit": 0}, "limit"),
+        ({"text": "Stalin", "kind": "tertiary"}, "kind"),
+        ({"text": "Stalin", "documents": ["Not An Id"]}, "documents"),
+    ],
+)
+def test_bad_options_are_refused(session: Session, options: dict, message: str) -> None:
+    with pytest.raises(InvalidInput, match=message):
+        lookup.lookup(session, **options)
