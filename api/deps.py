@@ -16,6 +16,8 @@ from archive.models import ApiKey
 from archive.settings import Settings
 
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+# POSTs that only read (a lookup with a body too large for a URL): no write lock for them.
+READ_ONLY_POSTS = {"/v1/quotes/lookup"}
 
 
 def get_settings(request: Request) -> Settings:
@@ -29,7 +31,7 @@ def get_engine(request: Request) -> Engine:
 def get_session(request: Request) -> Iterator[Session]:
     """A session per request; writes take SQLite's write lock at BEGIN. Routes commit."""
     engine = get_engine(request)
-    if request.method in WRITE_METHODS:
+    if request.method in WRITE_METHODS and request.url.path not in READ_ONLY_POSTS:
         engine = writer(engine)
     with Session(engine, expire_on_commit=False) as session:
         yield session
