@@ -6,10 +6,10 @@ The database comes from the caller (`archive.db.migrate` passes a connection) or
 
 from __future__ import annotations
 
-from alembic import context
 from sqlalchemy import Connection
 
 import archive.models  # noqa: F401 - registers the tables on the metadata
+from alembic import context
 from archive.db import engine_for, include_object
 from archive.models import metadata
 from archive.settings import get_settings

@@ -6,18 +6,37 @@ containers can share one database.
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import logging
 import pkgutil
+from functools import lru_cache
 from types import ModuleType
+from typing import Any
 
-from fastapi import FastAPI, Request
-from fastapi.middleware.cors import CORSMiddleware
+from fastapi import Depends, FastAPI, Request
 from fastapi.openapi.utils import get_openapi
+from sqlalchemy import Engine, event
+from sqlalchemy.engine import make_url
 
 import archive
 from api import errors, routes
-from archive.db import engine_for
+from api.cors import ALLOW_HEADERS, ALLOW_METHODS, EXPOSE_HEADERS, ProblemCORSMiddleware
+from api.deps import get_session
+from api.idempotency import (
+    IdempotencyMiddleware,
+    IdempotentReplay,
+    idempotency_dependency,
+    replay_handler,
+)
+from api.limits import BodySizeLimit, PageSizeLimit, RateLimit
+from api.preconditions import (
+    CONDITIONAL_WRITES,
+    ETagMiddleware,
+    guard_writes,
+    shared_session,
+)
+from archive.db import SQLITE_BUSY_TIMEOUT_MS, make_engine, normalize_url
 from archive.settings import Settings, get_settings
 
 DESCRIPTION = """
@@ -28,6 +47,20 @@ February 1956.
 
 Reads are public; writes need `Authorization: Bearer <key>` (make one with
 `archive keys create NAME --scope write`). Errors are RFC 9457 `application/problem+json`.
+
+**Conditional requests.** Every resource and list carries an `ETag`; send it back in
+`If-None-Match` to get `304 Not Modified`, or in `If-Match` on a PATCH, PUT or DELETE to have
+the write refused (`412`, nothing changed) if someone else changed the resource meanwhile.
+
+**Retries.** A POST with an `Idempotency-Key: <uuid>` header is carried out once: repeating
+it (same key, same body) returns the first response again, with `Idempotent-Replayed: true`;
+the same key with a different body is a `422`. Keys are remembered for 24 hours, per API key.
+
+**Mirroring.** `GET /v1/changes?since=N` lists every create, update and delete after
+sequence number N, in commit order; keep the answer's `since` and ask again later.
+
+**Limits.** Bodies over `ARCHIVE_MAX_BODY_BYTES` get `413`; `limit` is at most 100; with rate
+limiting on, a client over its budget gets `429` with `Retry-After`.
 """
 
 
@@ -63,25 +96,28 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_tags=_tags(modules),
         docs_url="/docs",
         redoc_url="/redoc",
+        # Run before every route's own dependencies, on the route's own session:
+        dependencies=[Depends(guard_writes), Depends(idempotency_dependency)],
     )
     app.state.settings = settings
-    app.state.engine = engine_for(settings.database_url)
-    errors.install(app)
-    app.add_middleware(
-        CORSMiddleware,
-        allow_origins=settings.cors_origins,
-        allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
-        allow_headers=[
-            "Authorization",
-            "Content-Type",
-            "If-Match",
-            "If-None-Match",
-            "Idempotency-Key",
-        ],
-        expose_headers=["ETag", "Location", "Link", "Retry-After"],
+    app.state.engine = service_engine(
+        settings.database_url,
+        connect_timeout=settings.db_connect_timeout_seconds,
+        statement_timeout_ms=settings.db_statement_timeout_ms,
+        pool_timeout=settings.db_pool_timeout_seconds,
+        sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms,
     )
+    app.dependency_overrides[get_session] = shared_session
+    if app.state.engine.dialect.name == "sqlite":
+        app.state.sqlite_writers = asyncio.Lock()  # see api/preconditions.guard_writes
+    errors.install(app)
+    app.add_exception_handler(IdempotentReplay, replay_handler)  # type: ignore[arg-type]
     for module in modules:
         app.include_router(module.router)
+
+    # Middleware, innermost first (each one added wraps the ones before it).
+    app.add_middleware(ETagMiddleware)
+    app.add_middleware(IdempotencyMiddleware)
 
     @app.middleware("http")
     async def reject_nul(request: Request, call_next):  # noqa: ANN001, ANN202
@@ -91,9 +127,58 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             return errors.problem(400, "the URL contains a NUL character (%00)")
         return await call_next(request)
 
+    app.add_middleware(PageSizeLimit)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    per_address, per_key = settings.rate_limits()
+    if per_address or per_key:
+        app.add_middleware(
+            RateLimit,
+            per_address=per_address,
+            per_key=per_key,
+            window_seconds=settings.rate_limit_window_seconds,
+        )
+    app.add_middleware(
+        ProblemCORSMiddleware,
+        allow_origins=settings.cors_origins,
+        allow_methods=ALLOW_METHODS,
+        allow_headers=ALLOW_HEADERS,
+        expose_headers=EXPOSE_HEADERS,
+    )
+
     logging.getLogger("archive").setLevel(logging.INFO)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
+
+
+@lru_cache(maxsize=8)
+def service_engine(
+    url: str,
+    *,
+    connect_timeout: int,
+    statement_timeout_ms: int,
+    pool_timeout: int,
+    sqlite_busy_timeout_ms: int,
+) -> Engine:
+    """The service's engine: short timeouts so that a database that is down or stuck makes
+    requests fail fast with 503 (see api/errors.py) instead of hanging them."""
+    url = normalize_url(url)
+    if make_url(url).get_backend_name() != "sqlite":
+        return make_engine(
+            url,
+            connect_args={
+                "connect_timeout": connect_timeout,
+                "options": f"-c statement_timeout={statement_timeout_ms}",
+            },
+            pool_timeout=pool_timeout,
+        )
+    engine = make_engine(url)
+    if sqlite_busy_timeout_ms != SQLITE_BUSY_TIMEOUT_MS:
+
+        @event.listens_for(engine, "connect")
+        def _busy_timeout(dbapi_connection: Any, _record: Any) -> None:
+            dbapi_connection.execute(f"PRAGMA busy_timeout={int(sqlite_busy_timeout_ms)}")
+
+    return engine
 
 
 def _openapi(app: FastAPI) -> dict:
@@ -111,8 +196,9 @@ def _openapi(app: FastAPI) -> dict:
     schemas["Problem"] = errors.PROBLEM_SCHEMA
     for name in ("HTTPValidationError", "ValidationError"):
         schemas.pop(name, None)
-    for item in spec["paths"].values():
-        for op in item.values():
+    for path, item in spec["paths"].items():
+        for method, op in item.items():
+            _document_machinery(path, method.upper(), op)
             for code, response in op.get("responses", {}).items():
                 if code[0] in "45":
                     if code == "422":
@@ -122,3 +208,53 @@ def _openapi(app: FastAPI) -> dict:
                     }
     app.openapi_schema = spec
     return spec
+
+
+def _header(
+    name: str, description: str, example: str, pattern: str | None = None
+) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "string", "maxLength": 255}
+    if pattern:
+        schema["pattern"] = pattern
+    return {
+        "name": name,
+        "in": "header",
+        "required": False,
+        "description": description,
+        "schema": schema,
+        "example": example,
+    }
+
+
+def _document_machinery(path: str, method: str, op: dict[str, Any]) -> None:
+    """Headers and answers that the app-wide machinery (api/preconditions.py,
+    api/idempotency.py, api/limits.py) adds to operations whose routes don't mention them."""
+    params = op.setdefault("parameters", [])
+    answers = op.setdefault("responses", {})
+    codes: list[int] = [400, 503]  # 400: a NUL in the URL (reject_nul, above)
+    if path != "/v1/health":
+        codes.append(429)
+    if "requestBody" in op:
+        codes.append(413)
+    if method in CONDITIONAL_WRITES:
+        params.append(
+            _header(
+                "If-Match",
+                "Carry out the write only if the resource's ETag is still this one (else 412)",
+                '"3f2a9c0e5b7d41a68e0c2b9d7f1a4e6c"',
+            )
+        )
+        codes.append(412)
+    if method == "POST":
+        params.append(
+            _header(
+                "Idempotency-Key",
+                "A key of yours (a UUID): retrying with the same key and body returns the "
+                "first response instead of doing it again; a different body is a 422",
+                "5f0c6a8e-3b7e-4d2a-9c41-2e8f1b7d6a90",
+                pattern=r"^[\x21-\x7e]{1,255}$",
+            )
+        )
+        codes += [409, 422]
+    for code in codes:
+        answers.setdefault(str(code), {"description": errors.DESCRIPTIONS[code]})

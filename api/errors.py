@@ -67,6 +67,16 @@ async def _validation(request: Request, exc: RequestValidationError) -> JSONResp
 
 async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
     detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
+    if exc.status_code == 400 and detail == "There was an error parsing the body":
+        # FastAPI's answer to a JSON body that is not even text (bytes that are not UTF-8):
+        # the same 422 as any other malformed JSON body.
+        cause = exc.__cause__
+        msg = (
+            f"not JSON: the bytes are not UTF-8 ({cause.reason} at byte {cause.start})"
+            if isinstance(cause, UnicodeDecodeError)
+            else "not JSON: the body could not be read as JSON"
+        )
+        return problem(422, f"body: {msg}", errors=[{"loc": ["body"], "msg": msg}])
     if exc.status_code == 404 and detail == "Not Found":
         detail = f"no such path: {request.url.path}"
     if exc.status_code == 405:

@@ -8,6 +8,8 @@ from typing import Annotated
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+DEFAULT_RATE_LIMIT = 1200  # requests per window and address or key, on PostgreSQL
+
 
 class Settings(BaseSettings):
     """Every setting can be given as an environment variable, e.g. `ARCHIVE_DATABASE_URL`."""
@@ -29,6 +31,54 @@ class Settings(BaseSettings):
     base_url: str | None = Field(
         None, description="Public URL of the service, for ids in JSON-LD; default: the request's"
     )
+    rate_limit_per_address: int | None = Field(
+        None,
+        ge=0,
+        description="Requests one client address may make per window (0: no limit). Default: "
+        "off on SQLite (the embedded mode), 1200 on PostgreSQL (the server mode)",
+    )
+    rate_limit_per_key: int | None = Field(
+        None,
+        ge=0,
+        description="Requests one API key may make per window (0: no limit). Default: off on "
+        "SQLite, 1200 on PostgreSQL",
+    )
+    rate_limit_window_seconds: int = Field(
+        60, ge=1, le=86_400, description="Length of the rate-limit window in seconds"
+    )
+    idempotency_ttl_seconds: int = Field(
+        24 * 3600,
+        ge=60,
+        description="How long the first response to a POST with an Idempotency-Key is replayed",
+    )
+    db_connect_timeout_seconds: int = Field(
+        5, ge=1, description="PostgreSQL: give up connecting after this long (then 503)"
+    )
+    db_statement_timeout_ms: int = Field(
+        30_000,
+        ge=0,
+        description="PostgreSQL: cancel a request's statement after this long (0: never)",
+    )
+    db_pool_timeout_seconds: int = Field(
+        10, ge=1, description="PostgreSQL: wait this long for a free pooled connection"
+    )
+    sqlite_busy_timeout_ms: int = Field(
+        15_000, ge=0, description="SQLite: wait this long for the write lock (then 503)"
+    )
+
+    def rate_limits(self) -> tuple[int, int]:
+        """(per address, per key) requests per window; 0 means no limit.
+
+        Unset, rate limiting is off for SQLite (a local, embedded archive) and on for
+        PostgreSQL, which is how the service is deployed for many users."""
+        server = not self.database_url.startswith("sqlite")
+        default = DEFAULT_RATE_LIMIT if server else 0
+        per_address = self.rate_limit_per_address
+        per_key = self.rate_limit_per_key
+        return (
+            default if per_address is None else per_address,
+            default if per_key is None else per_key,
+        )
 
     @field_validator("cors_origins", mode="before")
     @classmethod

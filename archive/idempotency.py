@@ -1,0 +1,122 @@
+"""Idempotency records: the first response to a POST sent with an `Idempotency-Key`.
+
+A record is inserted *pending* in the same transaction as the create it guards, so the two
+commit together or not at all; its response is filled in right after, before the client
+sees it. Keys are scoped to a principal (the API key's name): two clients may use the same
+key without meeting. Records older than the retention period are forgotten.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from datetime import timedelta
+
+from sqlalchemy import delete, select, update
+from sqlmodel import Session
+
+from archive.models import IdempotencyRecord, utcnow
+
+PENDING = 0  # status_code of a record whose response is not stored yet
+BASE64_MARK = "x-archive-body-base64"
+KEPT_HEADERS = ("content-type", "location", "etag", "link", "x-text-revision")
+
+
+def fingerprint(method: str, path: str, query: str, body: bytes) -> str:
+    """What makes two requests "the same request" for a key: method, URL and body bytes."""
+    digest = hashlib.sha256()
+    for part in (method.upper(), path, query):
+        digest.update(part.encode("utf-8", "surrogateescape") + b"\0")
+    digest.update(body)
+    return digest.hexdigest()
+
+
+def find(session: Session, principal: str, key: str) -> IdempotencyRecord | None:
+    return session.execute(
+        select(IdempotencyRecord).where(
+            IdempotencyRecord.principal == principal, IdempotencyRecord.key == key
+        )
+    ).scalar_one_or_none()
+
+
+def expired(record: IdempotencyRecord, ttl_seconds: int) -> bool:
+    return record.created_at < utcnow() - timedelta(seconds=ttl_seconds)
+
+
+def begin(
+    session: Session,
+    principal: str,
+    key: str,
+    *,
+    method: str,
+    path: str,
+    request_hash: str,
+    ttl_seconds: int,
+) -> None:
+    """Insert the pending record in the caller's transaction, dropping this principal's
+    expired ones. A concurrent request with the same key that got there first makes the
+    flush fail (IntegrityError) or, on SQLite, could not have begun (the write lock)."""
+    session.execute(
+        delete(IdempotencyRecord).where(
+            IdempotencyRecord.principal == principal,
+            IdempotencyRecord.created_at < utcnow() - timedelta(seconds=ttl_seconds),
+        )
+    )
+    session.add(
+        IdempotencyRecord(
+            principal=principal,
+            key=key,
+            method=method,
+            path=path[:4000],
+            request_hash=request_hash,
+            status_code=PENDING,
+            headers={},
+            body="",
+        )
+    )
+    session.flush()
+
+
+def complete(
+    session: Session, principal: str, key: str, status: int, headers: dict[str, str], body: bytes
+) -> bool:
+    """Store the response of a pending record; False when there was none to complete."""
+    kept = {k: v for k, v in headers.items() if k in KEPT_HEADERS}
+    try:
+        text = body.decode("utf-8")
+        if "\x00" in text:
+            raise ValueError("NUL")
+    except ValueError:
+        text = base64.b64encode(body).decode("ascii")
+        kept[BASE64_MARK] = "1"
+    result = session.execute(
+        update(IdempotencyRecord)
+        .where(
+            IdempotencyRecord.principal == principal,
+            IdempotencyRecord.key == key,
+            IdempotencyRecord.status_code == PENDING,
+        )
+        .values(status_code=status, headers=kept, body=text)
+    )
+    return bool(result.rowcount)
+
+
+def forget(session: Session, principal: str, key: str) -> None:
+    """Drop a pending record (its request did not succeed, so a retry may run again)."""
+    session.execute(
+        delete(IdempotencyRecord).where(
+            IdempotencyRecord.principal == principal,
+            IdempotencyRecord.key == key,
+            IdempotencyRecord.status_code == PENDING,
+        )
+    )
+
+
+def stored_body(record: IdempotencyRecord) -> bytes:
+    if record.headers.get(BASE64_MARK):
+        return base64.b64decode(record.body)
+    return record.body.encode("utf-8")
+
+
+def stored_headers(record: IdempotencyRecord) -> dict[str, str]:
+    return {k: v for k, v in record.headers.items() if k != BASE64_MARK}
