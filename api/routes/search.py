@@ -1,0 +1,110 @@
+"""Full-text search over documents, quote spans and claims."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+
+from api.conditional import not_modified
+from api.deps import Reader, SessionDep
+from api.errors import responses
+from api.schemas.search import SearchResults
+from archive import search as archive_search
+from archive.models import ID_PATTERN
+from archive.pagination import MAX_LIMIT
+
+router = APIRouter(prefix="/v1", tags=["search"])
+
+SYNTAX = """Words (all must match), `"exact phrases"`, `OR` between alternatives (uppercase),
+`-excluded` words or phrases, and `prefix*`. Case, accents and English word endings are
+ignored (`delegate` finds "delegates"); very common words (`the`, `of`) are left out and
+listed in `ignored`."""
+
+
+@router.get(
+    "/search",
+    summary="Search documents, spans and claims",
+    response_model=SearchResults,
+    responses=responses(304, 400, 401, 422),
+)
+def search(
+    *,
+    request: Request,
+    session: SessionDep,
+    _: Reader,
+    # limit and cursor come first so that their errors are reported first (a missing q
+    # would otherwise hide them)
+    limit: Annotated[
+        int, Query(ge=1, le=MAX_LIMIT, description="Items per page (at most 100)")
+    ] = 20,
+    cursor: Annotated[
+        str | None, Query(max_length=512, description="`next_cursor` from the previous page")
+    ] = None,
+    q: Annotated[str, Query(description=SYNTAX, examples=["Mikoyan"])],
+    type: Annotated[
+        str | None,
+        Query(pattern="^(document|span|claim)$", description="Only items of this type"),
+    ] = None,
+    document: Annotated[
+        str | None,
+        Query(
+            pattern=ID_PATTERN,
+            description="Only this document, its spans and the claims its spans are evidence for",
+            examples=["fear-backstage"],
+        ),
+    ] = None,
+    kind: Annotated[
+        str | None,
+        Query(pattern="^(primary|secondary)$", description="Only items of documents of this kind"),
+    ] = None,
+    creator: Annotated[
+        str | None, Query(max_length=200, description="Part of a document creator's name")
+    ] = None,
+    speaker: Annotated[
+        str | None,
+        Query(max_length=200, description="Only spans whose speaker's name contains this"),
+    ] = None,
+    published_from: Annotated[
+        str | None, Query(max_length=10, description="YYYY, YYYY-MM or YYYY-MM-DD")
+    ] = None,
+    published_to: Annotated[
+        str | None, Query(max_length=10, description="YYYY, YYYY-MM or YYYY-MM-DD")
+    ] = None,
+) -> Response:
+    """Best matches first (BM25 on SQLite, `ts_rank_cd` on PostgreSQL; a title counts ten
+    times its text), each with a plain-text `snippet` and the `highlights` in it, the
+    `total` and `facets` over all matches, and a cursor for the next page. Search text that
+    cannot be parsed (an unclosed quote, `NEAR`, a lone `-`) is a 400 saying why."""
+    filters = archive_search.Filters(
+        type=type,
+        document=document,
+        kind=kind,
+        creator=creator,
+        speaker=speaker,
+        published_from=published_from,
+        published_to=published_to,
+    )
+    results = archive_search.search(session, q, filters, limit=limit, cursor=cursor)
+    body = {
+        "query": results.query,
+        "total": results.total,
+        "items": [vars(hit) for hit in results.items],
+        "facets": results.facets,
+        "next_cursor": results.next_cursor,
+        "ignored": results.ignored,
+    }
+    # Serialized once (the body is plain JSON types already); the ETag is the bytes' hash.
+    content = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+    etag = '"' + hashlib.sha256(content).hexdigest()[:32] + '"'
+    if not_modified(request, etag):
+        return Response(status_code=304, headers={"ETag": etag})
+    headers = {"ETag": etag}
+    if results.next_cursor:
+        headers["Link"] = (
+            f'<{request.url.include_query_params(cursor=results.next_cursor)}>; rel="next"'
+        )
+    return Response(content, media_type="application/json", headers=headers)

@@ -1,0 +1,684 @@
+"""Full-text search over documents, spans and claims, on SQLite FTS5 or PostgreSQL.
+
+The index is built and kept in step by the database itself (migration 0002): one row per
+item in `search_items`, with a `title` part (document title, span speaker, claim tags)
+ranked ten times above the `body` (document text, span quote and note, claim statement and
+note). :func:`search` runs a query parsed by :mod:`archive.search_query`:
+
+- ranking: BM25 on SQLite (``bm25(search_fts, 10.0, 1.0)``), ``ts_rank_cd`` with the same
+  10:1 weights and length normalization on PostgreSQL; ties are broken by the index row,
+  so that the cursor, which encodes both, pages through equal scores without repeats;
+- snippets: FTS5 ``snippet()`` or ``ts_headline`` mark the matches with the private
+  characters U+0002/U+0003 (the index never holds them), which are then removed and
+  recorded as code-point offsets into the plain snippet;
+- filters and facets apply to an item's document: a span belongs to its document, a claim
+  to the documents its evidence quotes.
+
+:func:`candidate_documents` is the cheap first step of quote lookup: which documents contain
+the most of a handful of words.
+
+The hot path is raw SQL, no ORM: a search is two statements driven by the full-text index
+(the best matches with their snippets; the facets, whose total is the count), and a third
+when claims match (their documents' facets). On SQLite they go straight to the driver.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import text
+from sqlmodel import Session
+
+from archive.documents import check_published
+from archive.errors import BadQuery, InvalidInput
+from archive.models import DOCUMENT_KINDS
+from archive.pagination import MAX_LIMIT, decode_cursor, encode_cursor
+from archive.search_query import (
+    PG_SEARCH_CONFIG,
+    Phrase,
+    SearchQuery,
+    Term,
+    Word,
+    is_stop_word,
+    is_word_char,
+    parse,
+    to_fts5,
+    to_tsquery_sql,
+)
+
+TYPES = ("document", "span", "claim")
+FACETS = ("type", "kind", "creator", "year")
+
+#: Title (A) against body (D) on PostgreSQL, as ``bm25(search_fts, 10.0, 1.0)`` on SQLite.
+PG_WEIGHTS = "'{0.1, 0.1, 0.1, 1.0}'"
+#: ts_rank_cd's normalization: divide by the number of distinct words. Of its options, this
+#: one orders the bundled corpus most like BM25 does (short, dense items first).
+PG_NORMALIZATION = 8
+SNIPPET_TOKENS = 24
+START, STOP = "\x02", "\x03"
+ELLIPSIS = "…"
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What a result must belong to. Document filters (`document`, `kind`, `creator`,
+    `published_*`) apply to a span's document and to the documents a claim's evidence
+    quotes; `speaker` keeps only spans."""
+
+    type: str | None = None
+    document: str | None = None
+    kind: str | None = None
+    creator: str | None = None
+    speaker: str | None = None
+    published_from: str | None = None
+    published_to: str | None = None
+
+    def check(self) -> None:
+        if self.type is not None and self.type not in TYPES:
+            raise InvalidInput(f"type: must be one of {', '.join(TYPES)}")
+        if self.kind is not None and self.kind not in DOCUMENT_KINDS:
+            raise InvalidInput(f"kind: must be one of {', '.join(DOCUMENT_KINDS)}")
+        check_published(self.published_from)
+        check_published(self.published_to)
+
+
+@dataclass
+class Hit:
+    type: str
+    id: str
+    document_id: str | None
+    title: str
+    score: float
+    snippet: str
+    highlights: list[list[int]]
+
+
+@dataclass
+class Results:
+    query: str
+    total: int
+    items: list[Hit]
+    facets: dict[str, list[dict[str, Any]]]
+    next_cursor: str | None = None
+    ignored: list[str] = field(default_factory=list)
+
+
+# --- snippets ------------------------------------------------------------------------------
+
+
+def plain_snippet(marked: str) -> tuple[str, list[list[int]]]:
+    """Remove the highlight markers; return the text and the [start, end) of each highlight.
+
+    Whitespace runs (line breaks between paragraphs) become one space, so the snippet reads
+    as a line; offsets count code points of the result.
+    """
+    out: list[str] = []
+    highlights: list[list[int]] = []
+    start: int | None = None
+    pending_space = False
+    for ch in marked.strip():
+        if ch == START:
+            if pending_space and out:
+                out.append(" ")
+            pending_space = False
+            start = len(out)
+        elif ch == STOP:
+            if start is not None and len(out) > start:
+                if highlights and highlights[-1][1] == start:
+                    highlights[-1][1] = len(out)  # adjacent words of a phrase: one range
+                else:
+                    highlights.append([start, len(out)])
+            start = None
+        elif ch.isspace():
+            pending_space = True
+        else:
+            if pending_space and out:
+                out.append(" ")
+            pending_space = False
+            out.append(ch)
+    return "".join(out), highlights
+
+
+def _best_snippet(body: str | None, title: str | None) -> tuple[str, list[list[int]]]:
+    """The body's snippet when it shows a match, else the title's when that does."""
+    body_plain = plain_snippet(body or "")
+    if body_plain[1]:
+        return body_plain
+    title_plain = plain_snippet(title or "")
+    if title_plain[1]:
+        return title_plain
+    return body_plain if body_plain[0] else title_plain
+
+
+# --- the two engines -----------------------------------------------------------------------
+
+
+class _Engine:
+    """What differs between SQLite and PostgreSQL: matching, ranking, snippets.
+
+    `source` and `match` make the FROM and WHERE of every matching item, with
+    `search_items` as `i`; the other SQL comes from the methods.
+    """
+
+    source: str
+    match: str
+
+    def hits_sql(self, conditions: list[str], cursor: bool, params: dict[str, Any]) -> str:
+        """The best `:n` matches in order: (rid, score, type, id, document id, title, body
+        snippet, title snippet). Snippets are made for those rows only."""
+        raise NotImplementedError
+
+    def creator_matches(self, table: str) -> str:
+        raise NotImplementedError
+
+    def facets_sql(self, where: str) -> str:
+        """Rows of (facet, value, count) over every match: facet is type, kind, year or
+        creator; claims count only under type here (see `_facets`)."""
+        raise NotImplementedError
+
+    def rows(self, session: Session, sql: str, params: dict[str, Any]) -> list[Any]:
+        return list(session.execute(text(sql), params).all())
+
+
+class _SQLite(_Engine):
+    # CROSS JOIN keeps the full-text index as the outer loop; the planner would otherwise
+    # scan search_items and run the MATCH once for every row.
+    source = "search_fts CROSS JOIN search_items i ON i.rid = search_fts.rowid"
+    match = "search_fts MATCH :m"
+
+    def __init__(self, query: SearchQuery, params: dict[str, Any]) -> None:
+        params["m"] = to_fts5(query)
+
+    def hits_sql(self, conditions: list[str], cursor: bool, params: dict[str, Any]) -> str:
+        # without a filter, search_items is not needed to rank: the index alone answers
+        source = self.source if conditions else "search_fts"
+        where = "".join(f" AND {c}" for c in conditions)
+        if cursor:
+            where += " AND (score < :after_score OR (score = :after_score AND rid > :after_rid))"
+
+        def snippet(column: int) -> str:
+            return (
+                f"snippet(search_fts, {column}, char(2), char(3), '{ELLIPSIS}', {SNIPPET_TOKENS})"
+            )
+
+        # The snippets come from a second look-up of each of the top rows (MATCH with
+        # rowid = ...): computed in the ranking query, they would be made for every match.
+        return (
+            "WITH top AS ("
+            "SELECT search_fts.rowid AS rid, -bm25(search_fts, 10.0, 1.0) AS score "
+            f"FROM {source} WHERE {self.match}{where} ORDER BY score DESC, rid LIMIT :n) "
+            "SELECT top.rid, top.score, i.type, i.item_id, i.document_id, "
+            f"coalesce(d.title, c.statement, ''), {snippet(1)}, {snippet(0)} "
+            "FROM top CROSS JOIN search_fts CROSS JOIN search_items i ON i.rid = top.rid "
+            "LEFT JOIN documents d ON d.id = i.document_id "
+            "LEFT JOIN claims c ON i.type = 'claim' AND c.id = i.item_id "
+            f"WHERE {self.match} AND search_fts.rowid = top.rid "
+            "ORDER BY top.score DESC, top.rid"
+        )
+
+    def facets_sql(self, where: str) -> str:
+        # Matches are grouped by search_items.facets, the id of their (type, kind, year,
+        # creators): SQLite groups one small integer far faster than the four values.
+        # The few groups are then summed by each facet.
+        creators = (
+            "CASE WHEN json_valid(f.creators) AND json_type(f.creators) = 'array' "
+            "THEN f.creators ELSE '[]' END"
+        )
+        return (
+            "WITH g AS ("
+            f"SELECT i.facets AS id, count(*) AS n FROM {self.source} "
+            f"WHERE {self.match}{where} GROUP BY i.facets), "
+            "f AS (SELECT g.id, g.n, s.type, s.kind, s.year, s.creators "
+            "FROM g JOIN search_facets s ON s.id = g.id) "
+            "SELECT 'type', type, sum(n) FROM f GROUP BY type "
+            "UNION ALL SELECT 'kind', kind, sum(n) FROM f "
+            "WHERE type <> 'claim' AND kind <> '' GROUP BY kind "
+            "UNION ALL SELECT 'year', year, sum(n) FROM f "
+            "WHERE type <> 'claim' AND year <> '' GROUP BY year "
+            "UNION ALL SELECT 'creator', name, sum(n) FROM ("
+            "SELECT DISTINCT f.id, f.n, json_extract(c.value, '$.name') AS name "
+            f"FROM f, json_each({creators}) AS c WHERE f.type <> 'claim') GROUP BY name"
+        )
+
+    def creator_matches(self, table: str) -> str:
+        return (
+            f"EXISTS (SELECT 1 FROM json_each({table}.creators) AS cr "
+            "WHERE lower(json_extract(cr.value, '$.name')) LIKE :creator ESCAPE '\\')"
+        )
+
+    def rows(self, session: Session, sql: str, params: dict[str, Any]) -> list[Any]:
+        # Straight to the driver, in the session's transaction: the SQL already uses
+        # sqlite3's own :name parameters, and SQLAlchemy's layers would double the time
+        # a selective search takes.
+        cursor = session.connection().connection.driver_connection.cursor()
+        try:
+            return cursor.execute(sql, params).fetchall()
+        finally:
+            cursor.close()
+
+
+class _PostgreSQL(_Engine):
+    source = "search_items i"
+
+    def __init__(self, query: SearchQuery, params: dict[str, Any]) -> None:
+        tsquery, binds = to_tsquery_sql(query, config=PG_SEARCH_CONFIG)
+        params.update(binds)
+        self.tsquery = tsquery
+        self.match = f"i.tsv @@ {tsquery}"
+
+    def hits_sql(self, conditions: list[str], cursor: bool, params: dict[str, Any]) -> str:
+        where = "".join(f" AND {c}" for c in conditions)
+        after = (
+            " WHERE score < :after_score OR (score = :after_score AND rid > :after_rid)"
+            if cursor
+            else ""
+        )
+        params["headline"] = (
+            f"StartSel={START}, StopSel={STOP}, MaxWords={SNIPPET_TOKENS}, "
+            f"MinWords={SNIPPET_TOKENS // 2}, ShortWord=3, MaxFragments=1, "
+            f"FragmentDelimiter={ELLIPSIS}"
+        )
+        body = (
+            "CASE i.type WHEN 'document' THEN t.text "
+            "WHEN 'span' THEN s.exact || coalesce(E'\\n' || s.note, '') "
+            "ELSE c.statement || coalesce(E'\\n' || c.note, '') END"
+        )
+        title = (
+            "CASE i.type WHEN 'document' THEN d.title WHEN 'span' THEN s.speaker "
+            "ELSE (SELECT string_agg(value, ', ') FROM jsonb_array_elements_text("
+            "CASE WHEN jsonb_typeof(c.tags) = 'array' THEN c.tags ELSE '[]' END)) END"
+        )
+
+        def headline(expr: str) -> str:
+            return (
+                f"ts_headline('{PG_SEARCH_CONFIG}', translate(coalesce({expr}, ''), "
+                f"E'\\x02\\x03', '  '), {self.tsquery}, :headline)"
+            )
+
+        # float8: a float4 read back as text does not compare equal to itself in the cursor
+        return (
+            "WITH top AS (SELECT rid, score FROM ("
+            f"SELECT i.rid, ts_rank_cd({PG_WEIGHTS}, i.tsv, {self.tsquery}, "
+            f"{PG_NORMALIZATION})::float8 AS score FROM {self.source} WHERE {self.match}{where}"
+            f") AS hits{after} ORDER BY score DESC, rid LIMIT :n) "
+            "SELECT top.rid, top.score, i.type, i.item_id, i.document_id, "
+            f"coalesce(d.title, c.statement, ''), {headline(body)}, {headline(title)} "
+            "FROM top JOIN search_items i ON i.rid = top.rid "
+            "LEFT JOIN documents d ON d.id = i.document_id "
+            "LEFT JOIN document_texts t ON i.type = 'document' "
+            "AND t.document_id = d.id AND t.revision = d.revision "
+            "LEFT JOIN spans s ON i.type = 'span' AND s.id = i.item_id "
+            "LEFT JOIN claims c ON i.type = 'claim' AND c.id = i.item_id "
+            "ORDER BY top.score DESC, top.rid"
+        )
+
+    def facets_sql(self, where: str) -> str:
+        items = f"FROM {self.source} WHERE {self.match}{where}"
+        creators = "CASE WHEN jsonb_typeof(i.creators) = 'array' THEN i.creators ELSE '[]' END"
+        return (
+            "SELECT CASE WHEN grouping(i.type) = 0 THEN 'type' "
+            "WHEN grouping(i.kind) = 0 THEN 'kind' ELSE 'year' END, "
+            "coalesce(i.type, i.kind, substr(i.published, 1, 4)), count(*) "
+            f"{items} GROUP BY GROUPING SETS "
+            "((i.type), (i.kind), (substr(i.published, 1, 4))) "
+            "UNION ALL SELECT 'creator', cr.name, count(*) "
+            "FROM search_items i CROSS JOIN LATERAL (SELECT DISTINCT c ->> 'name' AS name "
+            f"FROM jsonb_array_elements({creators}) AS c) AS cr "
+            f"WHERE {self.match}{where} AND i.type <> 'claim' GROUP BY cr.name"
+        )
+
+    def creator_matches(self, table: str) -> str:
+        return (
+            f"CASE WHEN jsonb_typeof({table}.creators) = 'array' THEN EXISTS ("
+            f"SELECT 1 FROM jsonb_array_elements({table}.creators) AS cr "
+            "WHERE lower(cr.value ->> 'name') LIKE :creator ESCAPE '\\') ELSE false END"
+        )
+
+
+def _engine_for(session: Session, query: SearchQuery, params: dict[str, Any]) -> _Engine:
+    if session.get_bind().dialect.name == "postgresql":
+        return _PostgreSQL(query, params)
+    return _SQLite(query, params)
+
+
+# --- filters -------------------------------------------------------------------------------
+
+
+def _like(value: str) -> str:
+    escaped = value.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _pad(value: str, *, high: bool) -> str:
+    return value + ("-12-31" if high else "-01-01")[len(value) - 4 :]
+
+
+def _document_conditions(
+    filters: Filters, engine: _Engine, table: str, params: dict[str, Any]
+) -> list[str]:
+    """Conditions on a row with kind, creators and published (`search_items` or documents)."""
+    conditions = []
+    if filters.kind is not None:
+        params["kind"] = filters.kind
+        conditions.append(f"{table}.kind = :kind")
+    if filters.creator:
+        params["creator"] = _like(filters.creator)
+        conditions.append(engine.creator_matches(table))
+    if filters.published_from:
+        # an item matches every range its (partial) date overlaps, as in /v1/documents
+        params["published_from"] = _pad(filters.published_from, high=False)
+        conditions.append(
+            f"{table}.published || substr('-12-31', length({table}.published) - 3) "
+            ">= :published_from"
+        )
+    if filters.published_to:
+        params["published_to"] = _pad(filters.published_to, high=True)
+        conditions.append(
+            f"{table}.published || substr('-01-01', length({table}.published) - 3) <= :published_to"
+        )
+    return conditions
+
+
+_CLAIM_DOCUMENTS = (
+    "SELECT 1 FROM evidence e JOIN spans s ON s.id = e.span_id "
+    "JOIN documents d ON d.id = s.document_id WHERE e.claim_id = i.item_id"
+)
+
+
+def _conditions(
+    filters: Filters, engine: _Engine, params: dict[str, Any]
+) -> tuple[list[str], list[str]]:
+    """SQL conditions on `i` (search_items) for the filters, with their parameters; and
+    those a claim's evidence document `d` must meet."""
+    conditions = []
+    if filters.type is not None:
+        params["type"] = filters.type
+        conditions.append("i.type = :type")
+    if filters.speaker:
+        params["speaker"] = _like(filters.speaker)
+        conditions.append("i.type = 'span' AND lower(i.speaker) LIKE :speaker ESCAPE '\\'")
+    own = _document_conditions(filters, engine, "i", params)
+    of_claim = _document_conditions(filters, engine, "d", params)
+    if filters.document is not None:
+        params["document"] = filters.document
+        own.append("i.document_id = :document")
+        of_claim.append("d.id = :document")
+    if own:
+        claims = " AND ".join([_CLAIM_DOCUMENTS, *of_claim])
+        conditions.append(
+            f"((i.type <> 'claim' AND {' AND '.join(own)}) "
+            f"OR (i.type = 'claim' AND EXISTS ({claims})))"
+        )
+    return conditions, of_claim
+
+
+# --- facets --------------------------------------------------------------------------------
+
+
+def _names(creators: Any) -> list[str]:
+    if isinstance(creators, str):
+        try:
+            creators = json.loads(creators)
+        except ValueError:
+            return []
+    if not isinstance(creators, list):
+        return []
+    names = {str(c.get("name")) for c in creators if isinstance(c, dict) and c.get("name")}
+    return sorted(names)
+
+
+def _facet_list(counter: Counter[str]) -> list[dict[str, Any]]:
+    return [
+        {"value": value, "count": count}
+        for value, count in sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))
+    ]
+
+
+def _facets(
+    session: Session,
+    engine: _Engine,
+    conditions: list[str],
+    claim_documents: list[str],
+    params: dict[str, Any],
+) -> tuple[int, dict[str, list[dict[str, Any]]]]:
+    """How many items match, and how they divide by type, kind, creator and year.
+
+    Documents and spans count under their document's values; a claim counts once under
+    each value of the documents its evidence quotes (those that pass the filters).
+    """
+    where = "".join(f" AND {c}" for c in conditions)
+    counters: dict[str, Counter[str]] = {name: Counter() for name in FACETS}
+    for facet, value, count in engine.rows(session, engine.facets_sql(where), params):
+        if value is not None and value != "":
+            counters[facet][str(value)] += int(count)
+    total = sum(counters["type"].values())
+    names: dict[str, list[str]] = {}
+    if counters["type"]["claim"]:
+        claims: dict[str, set[tuple[str, str]]] = {}
+        for claim_id, kind, creators, year in engine.rows(
+            session,
+            "SELECT DISTINCT i.item_id, d.kind, d.creators, substr(d.published, 1, 4) "
+            f"FROM {engine.source} JOIN evidence e ON e.claim_id = i.item_id "
+            "JOIN spans s ON s.id = e.span_id JOIN documents d ON d.id = s.document_id "
+            f"WHERE {engine.match} AND i.type = 'claim'{where}"
+            + "".join(f" AND {c}" for c in claim_documents),
+            params,
+        ):
+            claims.setdefault(claim_id, set()).update(
+                [("kind", kind), ("year", year)]
+                + [("creator", name) for name in _creator_names(names, creators)]
+            )
+        for values in claims.values():
+            for facet, value in values:
+                if value:
+                    counters[facet][value] += 1
+    return total, {name: _facet_list(counter) for name, counter in counters.items()}
+
+
+def _creator_names(cache: dict[str, list[str]], creators: Any) -> list[str]:
+    key = creators if isinstance(creators, str) else json.dumps(creators, sort_keys=True)
+    if key not in cache:
+        cache[key] = _names(creators)
+    return cache[key]
+
+
+# --- search --------------------------------------------------------------------------------
+
+
+def _cursor(cursor: str | None) -> tuple[float, int] | None:
+    position = decode_cursor(cursor, "score", "rid")
+    if position is None:
+        return None
+    score, rid = position["score"], position["rid"]
+    if (
+        isinstance(score, bool)
+        or not isinstance(score, int | float)
+        or not math.isfinite(score)
+        or isinstance(rid, bool)
+        or not isinstance(rid, int)
+        or not 0 <= rid < 2**63
+    ):
+        raise BadQuery("cursor: not a cursor for this search; use next_cursor as given")
+    return float(score), rid
+
+
+def _display_score(score: float) -> float:
+    return float(f"{score:.6g}")
+
+
+def search(
+    session: Session,
+    q: str,
+    filters: Filters | None = None,
+    *,
+    limit: int = 20,
+    cursor: str | None = None,
+) -> Results:
+    """Items matching the search text `q`, best first. BadQuery when `q` cannot be parsed."""
+    filters = filters or Filters()
+    filters.check()
+    if not 1 <= limit <= MAX_LIMIT:
+        raise InvalidInput(f"limit: must be between 1 and {MAX_LIMIT}")
+    after = _cursor(cursor)
+    query = parse(q)
+    params: dict[str, Any] = {}
+    engine = _engine_for(session, query, params)
+    conditions, claim_documents = _conditions(filters, engine, params)
+
+    hit_params = dict(params, n=limit + 1)
+    if after is not None:
+        hit_params["after_score"], hit_params["after_rid"] = after
+    rows = engine.rows(
+        session, engine.hits_sql(conditions, after is not None, hit_params), hit_params
+    )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    items = [_hit(row) for row in rows]
+    total, facets = _facets(session, engine, conditions, claim_documents, params)
+    next_cursor = None
+    if more:
+        rid, score = rows[-1][0], rows[-1][1]
+        next_cursor = encode_cursor({"score": float(score), "rid": int(rid)})
+    return Results(
+        query=q,
+        total=total,
+        items=items,
+        facets=facets,
+        next_cursor=next_cursor,
+        ignored=list(query.ignored),
+    )
+
+
+def _hit(row: Sequence[Any]) -> Hit:
+    _, score, type_, item_id, document_id, title, body_snippet, title_snippet = row
+    snippet, highlights = _best_snippet(body_snippet, title_snippet)
+    return Hit(
+        type=type_,
+        id=item_id,
+        document_id=document_id,
+        title=title,
+        score=_display_score(float(score)),
+        snippet=snippet,
+        highlights=highlights,
+    )
+
+
+# --- quote lookup's first step -----------------------------------------------------------
+
+
+def _term(word: str) -> Term | None:
+    pieces: list[str] = []
+    current: list[str] = []
+    for ch in word:
+        if is_word_char(ch):
+            current.append(ch)
+        elif current:
+            pieces.append("".join(current))
+            current = []
+    if current:
+        pieces.append("".join(current))
+    if not pieces or all(is_stop_word(p) for p in pieces):
+        return None
+    return Word(pieces[0]) if len(pieces) == 1 else Phrase(tuple(pieces))
+
+
+def candidate_documents(
+    session: Session, terms: list[str], *, limit: int = 20, documents: list[str] | None = None
+) -> list[str]:
+    """Ids of the documents whose text best matches any of these words, best first.
+
+    `terms` are plain words, already normalized (lowercase); stop words and empty terms are
+    skipped, and a term with punctuation inside (``sino-soviet``) must match as a phrase.
+    `documents`, when given, limits the answer to those ids. Ranked straight from the
+    full-text index: by BM25 over the text on SQLite, by ``ts_rank_cd`` on PostgreSQL after
+    narrowing the field to the documents that hold the rarest words (see `_pg_candidates`).
+    """
+    unique = list(dict.fromkeys(t for t in (_term(w) for w in terms) if t is not None))
+    if not unique or limit < 1 or (documents is not None and not documents):
+        return []
+    params: dict[str, Any] = {"n": limit}
+    restrict = ""
+    if documents is not None:
+        names = []
+        for k, doc_id in enumerate(dict.fromkeys(documents)):
+            params[f"doc_{k}"] = doc_id
+            names.append(f":doc_{k}")
+        restrict = f" AND i.item_id IN ({', '.join(names)})"
+    if session.get_bind().dialect.name == "postgresql":
+        return _pg_candidates(session, unique, params, restrict, limit)
+    params["m"] = to_fts5(SearchQuery(groups=[unique]), columns=["body"])
+    sql = (
+        "SELECT i.item_id FROM search_fts "
+        "CROSS JOIN search_items i ON i.rid = search_fts.rowid "
+        f"WHERE search_fts MATCH :m AND i.type = 'document'{restrict} "
+        "ORDER BY bm25(search_fts, 0.0, 1.0), i.item_id LIMIT :n"
+    )
+    return [row[0] for row in session.execute(text(sql), params)]
+
+
+#: On PostgreSQL, candidates are ranked among at most about this many documents.
+PG_CANDIDATE_FIELD = 2000
+
+
+def _pg_candidates(
+    session: Session, terms: list[Term], params: dict[str, Any], restrict: str, limit: int
+) -> list[str]:
+    """Ranking every document that holds a common word would read (and decompress) the
+    tsvector of nearly every document: ~200 ms at 10,000. So each word's documents are
+    first counted in the GIN index alone (`search_document_frequency`), and only the
+    documents holding one of the rarest words are ranked: as many words as keep that field
+    under PG_CANDIDATE_FIELD documents, and at least the rarest one. When they are too few,
+    documents holding only the common words follow, in id order."""
+    tsqueries = []
+    for k, term in enumerate(terms):
+        sql, binds = to_tsquery_sql(
+            SearchQuery(groups=[[term]]), config=PG_SEARCH_CONFIG, param_prefix=f"t{k}"
+        )
+        params.update(binds)
+        tsqueries.append(sql)
+    counts = session.execute(
+        text("SELECT " + ", ".join(f"search_document_frequency({q})" for q in tsqueries)),
+        params,
+    ).one()
+    order = sorted(range(len(terms)), key=lambda k: counts[k])
+    rare: list[int] = []
+    field_size = 0
+    for k in order:
+        if rare and field_size + counts[k] > max(PG_CANDIDATE_FIELD, limit):
+            break
+        rare.append(k)
+        field_size += counts[k]
+    held = "(" + " || ".join(tsqueries[k] for k in rare) + ")"
+    every = "(" + " || ".join(tsqueries) + ")"
+    found = [
+        row[0]
+        for row in session.execute(
+            text(
+                f"SELECT i.item_id FROM search_items i WHERE i.type = 'document' "
+                f"AND i.tsv @@ {held}{restrict} ORDER BY ts_rank_cd("
+                f"'{{1.0, 0.0, 0.0, 0.0}}', i.tsv, {every}, {PG_NORMALIZATION}) DESC, "
+                "i.item_id LIMIT :n"
+            ),
+            params,
+        )
+    ]
+    common = [k for k in order if k not in rare]
+    if len(found) < limit and common:
+        others = " || ".join(tsqueries[k] for k in common)
+        found += [
+            row[0]
+            for row in session.execute(
+                text(
+                    f"SELECT i.item_id FROM search_items i WHERE i.type = 'document' "
+                    f"AND i.tsv @@ ({others}) AND NOT i.tsv @@ {held}{restrict} "
+                    "ORDER BY i.item_id LIMIT :rest"
+                ),
+                dict(params, rest=limit - len(found)),
+            )
+        ]
+    return found
