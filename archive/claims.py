@@ -17,12 +17,12 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Select, and_, case, exists, func, literal, or_, select, type_coerce
+from sqlalchemy import Select, and_, case, exists, func, literal, select, type_coerce
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Session
 
 from archive import changes
-from archive.documents import check_id, check_storable
+from archive.documents import check_id, check_storable, check_tags, free_id
 from archive.errors import Conflict, InvalidInput, NotFound
 from archive.models import STANCES, Claim, Evidence, Span, utcnow
 from archive.pagination import Page, decode_cursor, encode_cursor
@@ -33,8 +33,6 @@ CLAIM_FIELDS = ("statement", "tags", "note")
 EVIDENCE_FIELDS = ("stance", "note")
 MAX_STATEMENT = 2_000
 MAX_NOTE = 10_000
-MAX_TAG = 64
-MAX_TAGS = 50
 
 
 @dataclass
@@ -137,20 +135,6 @@ def _check_note(value: Any, where: str = "note") -> str | None:
     return check_storable(value, where)
 
 
-def _check_tags(value: Any) -> list[str]:
-    if value is None:
-        return []
-    if not isinstance(value, list) or not all(isinstance(t, str) for t in value):
-        raise InvalidInput("tags: must be a list of strings")
-    if len(value) > MAX_TAGS:
-        raise InvalidInput(f"tags: at most {MAX_TAGS} tags")
-    for tag in value:
-        if not tag.strip() or len(tag) > MAX_TAG:
-            raise InvalidInput(f"tags: each tag has 1 to {MAX_TAG} characters")
-        check_storable(tag, "tags")
-    return list(dict.fromkeys(value))
-
-
 def _check_stance(value: Any) -> str:
     if value not in STANCES:
         raise InvalidInput(f"stance: must be one of {', '.join(STANCES)}")
@@ -163,20 +147,6 @@ def slugify(statement: str) -> str:
     ascii_text = unicodedata.normalize("NFKD", unquoted).encode("ascii", "ignore").decode()
     words = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
     return words[:56].rstrip("-") or "claim"
-
-
-def _free(session: Session, model: Any, base: str) -> str:
-    taken = set(
-        session.execute(
-            select(model.id).where(or_(model.id == base, model.id.like(f"{base}-%")))
-        ).scalars()
-    )
-    if base not in taken:
-        return base
-    n = 2
-    while f"{base}-{n}" in taken:
-        n += 1
-    return f"{base}-{n}"
 
 
 # --- claims -----------------------------------------------------------------------------------
@@ -195,12 +165,12 @@ def create_claim(session: Session, data: dict[str, Any], *, actor: str | None = 
         if session.get(Claim, claim_id) is not None:
             raise Conflict(f"a claim with id {claim_id!r} already exists", id=claim_id)
     else:
-        claim_id = _free(session, Claim, slugify(statement))
+        claim_id = free_id(session, Claim, slugify(statement))
     now = utcnow()
     claim = Claim(
         id=claim_id,
         statement=statement,
-        tags=_check_tags(data.get("tags")),
+        tags=check_tags(data.get("tags")),
         note=_check_note(data.get("note")),
         created_by=actor,
         created_at=now,
@@ -289,7 +259,7 @@ def update_claim(
     if "statement" in data:
         claim.statement = _check_statement(data["statement"])
     if "tags" in data:
-        claim.tags = _check_tags(data["tags"])
+        claim.tags = check_tags(data["tags"])
     if "note" in data:
         claim.note = _check_note(data["note"])
     claim.updated_at = utcnow()
@@ -328,7 +298,7 @@ def _evidence_id(session: Session, claim_id: str, document_id: str) -> str:
     """`<claim>--<document>`, the corpus's convention, when it fits; else `ev-<hex>`."""
     base = f"{claim_id}--{document_id}"
     if len(base) <= 60:
-        return _free(session, Evidence, base)
+        return free_id(session, Evidence, base)
     while True:
         candidate = new_id("ev")
         if session.get(Evidence, candidate) is None:

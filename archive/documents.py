@@ -91,10 +91,11 @@ def slugify(title: str) -> str:
     return slug or "document"
 
 
-def _free_id(session: Session, base: str) -> str:
+def free_id(session: Session, model: Any, base: str) -> str:
+    """`base`, or `base-2`, `base-3`… : the first id of `model` not yet taken."""
     taken = set(
         session.execute(
-            select(Document.id).where(or_(Document.id == base, Document.id.like(f"{base}-%")))
+            select(model.id).where(or_(model.id == base, model.id.like(f"{base}-%")))
         ).scalars()
     )
     if base not in taken:
@@ -103,6 +104,25 @@ def _free_id(session: Session, base: str) -> str:
     while f"{base}-{n}" in taken:
         n += 1
     return f"{base}-{n}"
+
+
+MAX_TAG = 64
+MAX_TAGS = 50
+
+
+def check_tags(value: Any) -> list[str]:
+    """Tags as stored on spans and claims: distinct, non-empty, short strings."""
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(t, str) for t in value):
+        raise InvalidInput("tags: must be a list of strings")
+    if len(value) > MAX_TAGS:
+        raise InvalidInput(f"tags: at most {MAX_TAGS} tags")
+    for tag in value:
+        if not tag.strip() or len(tag) > MAX_TAG:
+            raise InvalidInput(f"tags: each tag has 1 to {MAX_TAG} characters")
+        check_storable(tag, "tags")
+    return list(dict.fromkeys(value))
 
 
 def _check_metadata(data: dict[str, Any]) -> None:
@@ -140,7 +160,7 @@ def create_document(
         if session.get(Document, doc_id) is not None:
             raise Conflict(f"a document with id {doc_id!r} already exists", id=doc_id)
     else:
-        doc_id = _free_id(session, slugify(data["title"]))
+        doc_id = free_id(session, Document, slugify(data["title"]))
     now = utcnow()
     digest = sha256(text)
     document = Document(

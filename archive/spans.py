@@ -20,7 +20,7 @@ from sqlmodel import Session
 from archive import changes
 from archive.anchoring import check_offsets, context, locate
 from archive.claims import evidence_claims_for_span, slugify
-from archive.documents import check_id, check_storable, get_document, get_text
+from archive.documents import check_id, check_storable, check_tags, get_document, get_text
 from archive.errors import BadQuery, Conflict, InvalidInput, NotFound
 from archive.fidelity import fidelity
 from archive.models import (
@@ -37,8 +37,6 @@ FIELDS = ("kind", "speaker", "quoted_from", "note", "tags", "citation_ids")
 TARGET = ("start", "end", "exact", "prefix", "suffix")
 MAX_SPEAKER = 200
 MAX_NOTE = 10_000
-MAX_TAG = 64
-MAX_TAGS = 50
 MAX_CITATIONS = 100
 MAX_CONTEXT = 1_000  # a prefix or suffix given to choose among repeats
 INT4 = 2**31 - 1
@@ -63,20 +61,6 @@ def _check_kind(value: Any) -> str:
     if value not in SPAN_KINDS:
         raise InvalidInput(f"kind: must be one of {', '.join(SPAN_KINDS)}")
     return value
-
-
-def _check_tags(value: Any) -> list[str]:
-    if value is None:
-        return []
-    if not isinstance(value, list) or not all(isinstance(t, str) for t in value):
-        raise InvalidInput("tags: must be a list of strings")
-    if len(value) > MAX_TAGS:
-        raise InvalidInput(f"tags: at most {MAX_TAGS} tags")
-    for tag in value:
-        if not tag.strip() or len(tag) > MAX_TAG:
-            raise InvalidInput(f"tags: each tag has 1 to {MAX_TAG} characters")
-        check_storable(tag, "tags")
-    return list(dict.fromkeys(value))
 
 
 def _check_citations(session: Session, value: Any, document_id: str) -> list[str]:
@@ -140,7 +124,7 @@ def _fields(
     if "note" in data:
         checked["note"] = _optional_text(data["note"], "note", MAX_NOTE)
     if "tags" in data:
-        checked["tags"] = _check_tags(data["tags"])
+        checked["tags"] = check_tags(data["tags"])
     if "quoted_from" in data:
         checked["quoted_from"] = _check_quoted_from(session, data["quoted_from"], span_id)
     if "citation_ids" in data:
