@@ -22,7 +22,6 @@ from sqlalchemy.engine import make_url
 import archive
 from api import errors, routes
 from api.cors import ALLOW_HEADERS, ALLOW_METHODS, EXPOSE_HEADERS, ProblemCORSMiddleware
-from api.deps import get_session
 from api.idempotency import (
     IdempotencyMiddleware,
     IdempotentReplay,
@@ -34,7 +33,6 @@ from api.preconditions import (
     CONDITIONAL_WRITES,
     ETagMiddleware,
     guard_writes,
-    shared_session,
 )
 from archive.db import SQLITE_BUSY_TIMEOUT_MS, make_engine, normalize_url
 from archive.settings import Settings, get_settings
@@ -107,7 +105,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         pool_timeout=settings.db_pool_timeout_seconds,
         sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms,
     )
-    app.dependency_overrides[get_session] = shared_session
     if app.state.engine.dialect.name == "sqlite":
         app.state.sqlite_writers = asyncio.Lock()  # see api/preconditions.guard_writes
     errors.install(app)

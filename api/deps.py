@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
 from archive import keys
@@ -14,6 +16,8 @@ from archive.db import writer
 from archive.errors import Forbidden, Unauthorized
 from archive.models import ApiKey
 from archive.settings import Settings
+
+log = logging.getLogger("archive.api")
 
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 # POSTs that only read (a lookup with a body too large for a URL): no write lock for them.
@@ -28,13 +32,34 @@ def get_engine(request: Request) -> Engine:
     return request.app.state.engine
 
 
+# Where api/preconditions puts a write's session for the in-process GET it makes to check
+# If-Match, so that the GET reads through the write's own transaction and lock.
+SHARED_SESSION = "archive.shared_session"
+
+
 def get_session(request: Request) -> Iterator[Session]:
-    """A session per request; writes take SQLite's write lock at BEGIN. Routes commit."""
+    """A session per request; writes take SQLite's write lock at BEGIN. Routes commit.
+
+    Closing it never raises: when the database went away during the request, the rollback
+    on close fails, and an exception at that point (the response already sent or being
+    sent) would make the server drop the connection instead of delivering its 503.
+    """
+    shared = request.scope.get(SHARED_SESSION)
+    if shared is not None:
+        yield shared
+        return
     engine = get_engine(request)
     if request.method in WRITE_METHODS and request.url.path not in READ_ONLY_POSTS:
         engine = writer(engine)
-    with Session(engine, expire_on_commit=False) as session:
+    session = Session(engine, expire_on_commit=False)
+    try:
         yield session
+    finally:
+        try:
+            session.close()
+        except SQLAlchemyError as exc:
+            log.warning("closing a session whose database went away: %s", exc)
+            session.invalidate()
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]

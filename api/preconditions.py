@@ -28,14 +28,13 @@ from typing import Any
 
 from fastapi import Request
 from sqlalchemy import text
-from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.deps import SessionDep, get_session
+from api.deps import SHARED_SESSION, SessionDep
 from api.principal import key_of
 from archive import keys
 from archive.changes import LOCK_NAMESPACE
@@ -46,7 +45,6 @@ log = logging.getLogger("archive.api")
 
 CONDITIONAL_WRITES = ("PATCH", "PUT", "DELETE")
 WRITES = ("POST", *CONDITIONAL_WRITES)
-SHARED_SESSION = "archive.shared_session"
 RESOURCE_LOCK_NAMESPACE = LOCK_NAMESPACE + 1
 CREATE_LOCK = 0  # in RESOURCE_LOCK_NAMESPACE; resource keys are hashes, 0 is as good as any
 # Not a resource: liveness must never be a 304. (The export is left alone as a stream.)
@@ -129,34 +127,6 @@ class ETagMiddleware:
 
 
 # --- If-Match on every PATCH, PUT and DELETE ----------------------------------------------
-
-
-def shared_session(request: Request) -> Any:
-    """`get_session` (installed as its override), with two differences:
-
-    - inside the in-process GET made for an If-Match check, it reads through the write's
-      own session (its transaction, its lock, its connection: a second pooled connection
-      per write could exhaust the pool under load);
-    - closing it after the response never raises: when the database went away during the
-      request, the rollback on close fails, and an exception at that point (the response
-      already sent or being sent) would make the server drop the connection instead of
-      delivering the 503 it answered.
-    """
-    shared = request.scope.get(SHARED_SESSION)
-    if shared is not None:
-        yield shared
-        return
-    inner = get_session(request)
-    session = next(inner)
-    try:
-        yield session
-    finally:
-        try:
-            session.close()
-        except SQLAlchemyError as exc:
-            log.warning("closing a session whose database went away: %s", exc)
-            session.invalidate()
-        inner.close()
 
 
 def guard_paths(request: Request, path: str) -> list[str]:
