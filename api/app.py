@@ -1,6 +1,7 @@
 """The application factory: `uvicorn --factory api.app:create_app`.
 
-The app holds no state of its own beyond a connection pool, so any number of workers or
+The app holds no state of its own beyond a connection pool and a cache of search answers
+that checks the data version on every use (archive/cache.py), so any number of workers or
 containers can share one database.
 """
 
@@ -14,7 +15,7 @@ from functools import lru_cache
 from types import ModuleType
 from typing import Any
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI
 from fastapi.openapi.utils import get_openapi
 from sqlalchemy import Engine, event
 from sqlalchemy.engine import make_url
@@ -28,12 +29,13 @@ from api.idempotency import (
     idempotency_dependency,
     replay_handler,
 )
-from api.limits import BodySizeLimit, PageSizeLimit, RateLimit
+from api.limits import BodySizeLimit, PageSizeLimit, RateLimit, RejectNul
 from api.preconditions import (
     CONDITIONAL_WRITES,
     ETagMiddleware,
     guard_writes,
 )
+from archive.cache import VersionedCache
 from archive.db import SQLITE_BUSY_TIMEOUT_MS, make_engine, normalize_url
 from archive.settings import Settings, get_settings
 
@@ -57,8 +59,9 @@ the same key with a different body is a `422`. Keys are remembered for 24 hours,
 **Mirroring.** `GET /v1/changes?since=N` lists every create, update and delete after
 sequence number N, in commit order; keep the answer's `since` and ask again later.
 
-**Limits.** Bodies over `ARCHIVE_MAX_BODY_BYTES` get `413`; `limit` is at most 100; with rate
-limiting on, a client over its budget gets `429` with `Retry-After`.
+**Limits.** Bodies over `ARCHIVE_MAX_BODY_BYTES` get `413`; `limit` is at most 100 (1,000 on
+a quote lookup, which answers every occurrence); with rate limiting on, a client over its
+budget gets `429` with `Retry-After`.
 """
 
 
@@ -105,6 +108,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         pool_timeout=settings.db_pool_timeout_seconds,
         sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms,
     )
+    # Per app, so per worker process: see archive/cache.py and api/routes/search.py.
+    app.state.search_cache = VersionedCache(settings.search_cache_size)
     if app.state.engine.dialect.name == "sqlite":
         app.state.sqlite_writers = asyncio.Lock()  # see api/preconditions.guard_writes
     errors.install(app)
@@ -116,14 +121,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(ETagMiddleware)
     app.add_middleware(IdempotencyMiddleware)
 
-    @app.middleware("http")
-    async def reject_nul(request: Request, call_next):  # noqa: ANN001, ANN202
-        """NUL cannot be stored or searched anywhere; refuse it before a route sees it."""
-        raw = request.scope.get("query_string", b"") + request.scope.get("raw_path", b"")
-        if b"%00" in raw or b"\x00" in raw:
-            return errors.problem(400, "the URL contains a NUL character (%00)")
-        return await call_next(request)
-
+    app.add_middleware(RejectNul)
     app.add_middleware(PageSizeLimit)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     per_address, per_key = settings.rate_limits()
@@ -228,7 +226,7 @@ def _document_machinery(path: str, method: str, op: dict[str, Any]) -> None:
     api/idempotency.py, api/limits.py) adds to operations whose routes don't mention them."""
     params = op.setdefault("parameters", [])
     answers = op.setdefault("responses", {})
-    codes: list[int] = [400, 503]  # 400: a NUL in the URL (reject_nul, above)
+    codes: list[int] = [400, 503]  # 400: a NUL in the URL (api/limits.RejectNul)
     if path != "/v1/health":
         codes.append(429)
     if "requestBody" in op:

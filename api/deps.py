@@ -1,18 +1,26 @@
-"""Dependencies shared by the routes, as `Annotated` aliases."""
+"""Dependencies shared by the routes, as `Annotated` aliases.
+
+Those that do no I/O are `async def`: FastAPI runs a plain `def` dependency in the thread
+pool, a hop that costs more than most of them do. Only the database work (a key look-up,
+the routes themselves) goes to a thread.
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Annotated
 
+import anyio
+from anyio import CapacityLimiter
 from fastapi import Depends, Request
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
 
 from archive import keys
-from archive.db import writer
+from archive.db import is_sqlite, writer
 from archive.errors import Forbidden, Unauthorized
 from archive.models import ApiKey
 from archive.settings import Settings
@@ -24,7 +32,7 @@ WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 READ_ONLY_POSTS = {"/v1/quotes/lookup"}
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
@@ -37,12 +45,21 @@ def get_engine(request: Request) -> Engine:
 SHARED_SESSION = "archive.shared_session"
 
 
-def get_session(request: Request) -> Iterator[Session]:
+async def get_session(request: Request) -> AsyncIterator[Session]:
     """A session per request; writes take SQLite's write lock at BEGIN. Routes commit.
 
-    Closing it never raises: when the database went away during the request, the rollback
-    on close fails, and an exception at that point (the response already sent or being
-    sent) would make the server drop the connection instead of delivering its 503.
+    Making it does no I/O (the connection is checked out by the first statement, in the
+    route's thread), so it is made here on the event loop; the routes, plain `def`s, then
+    use it from the thread pool (SQLite's connections are opened with
+    check_same_thread=False, archive/db.make_engine). Closing returns the connection to the
+    pool after a rollback: inline on SQLite, where that is a local call of microseconds; on
+    PostgreSQL, a round trip to the server, in a worker thread of its own so that a close
+    never waits behind requests that are themselves waiting for a pooled connection (the
+    same precaution FastAPI takes for sync generator dependencies).
+
+    Closing never raises: when the database went away during the request, the rollback on
+    close fails, and an exception at that point (the response already sent or being sent)
+    would make the server drop the connection instead of delivering its 503.
     """
     shared = request.scope.get(SHARED_SESSION)
     if shared is not None:
@@ -55,26 +72,37 @@ def get_session(request: Request) -> Iterator[Session]:
     try:
         yield session
     finally:
-        try:
-            session.close()
-        except SQLAlchemyError as exc:
-            log.warning("closing a session whose database went away: %s", exc)
-            session.invalidate()
+        if is_sqlite(engine):
+            _close(session)
+        else:
+            await anyio.to_thread.run_sync(_close, session, limiter=CapacityLimiter(1))
+
+
+def _close(session: Session) -> None:
+    try:
+        session.close()
+    except SQLAlchemyError as exc:
+        log.warning("closing a session whose database went away: %s", exc)
+        session.invalidate()
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
-def get_key(request: Request, session: SessionDep) -> ApiKey | None:
-    """The key in `Authorization: Bearer <key>`, None when there is none; 401 when invalid."""
+async def get_key(request: Request, session: SessionDep) -> ApiKey | None:
+    """The key in `Authorization: Bearer <key>`, None when there is none; 401 when invalid.
+
+    Only a request that carries a key costs a database look-up (in the thread pool); the
+    rest, every anonymous read, is answered on the event loop.
+    """
     header = request.headers.get("authorization")
     if not header:
         return None
     scheme, _, secret = header.partition(" ")
     if scheme.lower() != "bearer" or not secret.strip():
         raise Unauthorized("Authorization: expected `Bearer <key>`")
-    key = keys.authenticate(session, secret.strip())
+    key = await run_in_threadpool(keys.authenticate, session, secret.strip())
     if key is None:
         raise Unauthorized("the API key is unknown or revoked")
     request.state.key_name = key.name
@@ -85,7 +113,7 @@ KeyDep = Annotated[ApiKey | None, Depends(get_key)]
 
 
 def require(scope: str):  # noqa: ANN201 - a FastAPI dependency
-    def dependency(key: KeyDep) -> ApiKey:
+    async def dependency(key: KeyDep) -> ApiKey:
         if key is None:
             raise Unauthorized(f"this operation needs an API key with scope {scope!r}")
         if not keys.allows(key, scope):
@@ -95,7 +123,7 @@ def require(scope: str):  # noqa: ANN201 - a FastAPI dependency
     return dependency
 
 
-def readable(key: KeyDep, settings: SettingsDep) -> ApiKey | None:
+async def readable(key: KeyDep, settings: SettingsDep) -> ApiKey | None:
     """Reads are public unless ARCHIVE_PUBLIC_READS=false, then any live key may read."""
     if not settings.public_reads and key is None:
         raise Unauthorized("reads need an API key on this server")

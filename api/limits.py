@@ -1,6 +1,8 @@
-"""Limits that keep one client from knocking the service over: body size, rate, page size.
+"""Limits that keep one client from knocking the service over: body size, rate, page size;
+and the refusal of URLs that carry a NUL.
 
-All three are ASGI middleware answering RFC 9457 problem+json before any route runs.
+All are pure ASGI middleware (no `BaseHTTPMiddleware`, which costs every request a task and
+a stream) answering RFC 9457 problem+json before any route runs.
 
 Rate limiting is a fixed window counted in each worker process's memory. The service is
 stateless and may run as many workers (or containers) sharing one database, so the counts
@@ -26,6 +28,9 @@ from api.principal import bearer_token, token_id
 from archive.pagination import MAX_LIMIT
 
 EXEMPT_FROM_RATE_LIMIT = ("/v1/health",)
+# Not lists: their `limit` is not a page size, and the route checks its own bound (a quote
+# lookup answers every occurrence, up to archive.lookup.MAX_MATCHES).
+OWN_LIMITS = ("/v1/quotes",)
 
 
 async def _send_problem(
@@ -98,17 +103,42 @@ class BodySizeLimit:
             await _send_problem(scope, receive, send, 413, self.detail())
 
 
-# --- page size ----------------------------------------------------------------------------
+# --- NUL in the URL -----------------------------------------------------------------------
 
 
-class PageSizeLimit:
-    """`?limit=` above 100 is a 422 on every list, including any that forgot to say so."""
+class RejectNul:
+    """400 for a URL whose path or query holds NUL (``%00`` or a raw byte): it cannot be
+    stored or searched anywhere, so it is refused before a route sees it."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] in ("GET", "HEAD"):
+        if scope["type"] == "http":
+            path = scope.get("raw_path") or scope["path"].encode("utf-8", "surrogateescape")
+            raw = scope.get("query_string", b"") + path
+            if b"%00" in raw or b"\x00" in raw:
+                detail = "the URL contains a NUL character (%00)"
+                return await _send_problem(scope, receive, send, 400, detail)
+        await self.app(scope, receive, send)
+
+
+# --- page size ----------------------------------------------------------------------------
+
+
+class PageSizeLimit:
+    """`?limit=` above 100 is a 422 on every list, including any that forgot to say so
+    (`OWN_LIMITS` are not lists)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] == "http"
+            and scope["method"] in ("GET", "HEAD")
+            and scope["path"] not in OWN_LIMITS
+        ):
             query = scope.get("query_string", b"").decode("latin-1")
             for name, value in parse_qsl(query, keep_blank_values=True):
                 if name == "limit" and value.strip().isdigit() and int(value) > MAX_LIMIT:

@@ -3,32 +3,39 @@
 A teacher pastes a quotation as they have it (retyped, from a textbook, slightly wrong). The
 lookup runs in three steps, none of which reads every text:
 
-1. *Candidate documents*: the query's most distinctive words (`quotes.candidate_terms`) are
-   ORed in the full-text index (`search.candidate_documents`), which ranks documents best
-   first. They are taken a round at a time: 20 (or `limit`, if more), then four times as
-   many, and so on, for as long as the lowest-ranked quarter of a round still held a match
-   (the documents that hold a quote cluster at the top of the ranking; if the bottom of a
-   round still matches, more may follow). At most `MAX_CANDIDATES` documents are read, so a
-   passage found in more documents than that is reported where the index ranks it best. A
-   quotation of stop words only ("to be or not to be") gives the index nothing to look for
-   and finds nothing.
-2. *Candidate regions*: in each candidate's current text, the places where the query's
-   words cluster (a case-insensitive scan for the same distinctive words). Only those
-   regions, with room on both sides, are normalized and aligned: normalizing a whole text
-   costs about 2 ms per 5,000 characters, a region a few hundredths of that.
+1. *Candidate documents*, from the passage's *blocks*: its words as the index tokenizes
+   them, cut into runs of three (`quotes.index_blocks`). Damage (a typo, a dropped, added
+   or changed word) spoils only the block it falls in, and a spoiled block occurs nowhere
+   in the archive; each block is probed once in the full-text index to tell. The documents
+   that hold every surviving block as a phrase, all within a passage's length of each
+   other (FTS5 ``NEAR``; on PostgreSQL every block as a phrase), are the candidates
+   (`search.passage_candidates`): a document that holds the passage holds them all side
+   by side; one that merely shares common words or phrases with it does not. When damage
+   spoiled too many blocks of three, blocks of two are tried.
+   When the blocks give nothing (a short or much-altered quotation, or one that is not in
+   the archive), documents are ranked by the query's most distinctive words instead
+   (`search.candidate_documents`) and read a round at a time: 20, then four times as many,
+   and so on, for as long as the lowest-ranked quarter of a round still held a match, at
+   most `MAX_CANDIDATES`.
+2. *Candidate regions*: in each candidate's current text, the places where the surviving
+   blocks (or, in the fallback, the distinctive words) cluster. Only those regions, with
+   room on both sides, are normalized and aligned: normalizing a whole text costs about
+   2 ms per 5,000 characters, a region a few hundredths of that.
 3. *Alignment*: `quotes.find_in_text` on each region: exact, normalized and fuzzy
    occurrences, every one of them, with offsets mapped back into the original text.
 
 Each occurrence then carries the curated spans it overlaps (id, speaker, kind) and the claims
 resting on those spans through evidence. `kind` restricts the lookup to documents of that
 kind ("primary" or "secondary", as in /v1/search): "is this quote in a primary source?".
+A lookup answers every occurrence, up to `MAX_MATCHES` (`limit`), not a page: a passage
+quoted in hundreds of documents is answered whole.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,13 +47,16 @@ from archive.anchoring import context
 from archive.documents import check_id, check_storable
 from archive.errors import InvalidInput
 from archive.models import DOCUMENT_KINDS, Document, DocumentText, Evidence, Span
-from archive.pagination import MAX_LIMIT
 
 MAX_QUERY = 5_000  # characters: a paragraph or two is a quotation; a chapter is not
 MAX_DOCUMENTS = 100  # ids in the `documents` restriction
 FIRST_ROUND = 20  # candidate documents read first
 GROWTH = 4  # each further round reads this many times as many
 MAX_CANDIDATES = 320  # candidate documents read at most, over all rounds
+MAX_PASSAGE_CANDIDATES = 2000  # documents holding the passage's blocks read at most
+MAX_MATCHES = 1000  # the most a lookup answers: "every occurrence", within reason
+BLOCK_SIZES = (3, 2)  # words per block: finer blocks when damage spoiled too many coarse ones
+NEAR_SLACK = 4  # words the source may have beyond the query's, in the blocks' window
 REGION_SHARE = 0.5  # of the distinctive words a region must hold (at least one)
 REGION_MARGIN = 64  # characters around a region beyond the query's own length
 
@@ -112,8 +122,8 @@ def _check_options(kind: Any, min_score: Any, limit: Any) -> None:
         raise InvalidInput("min_score: must be a number between 0 and 1")
     if not (0.0 <= min_score <= 1.0) or math.isnan(min_score):
         raise InvalidInput("min_score: must be between 0 and 1")
-    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
-        raise InvalidInput(f"limit: must be an integer from 1 to {MAX_LIMIT}")
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_MATCHES:
+        raise InvalidInput(f"limit: must be an integer from 1 to {MAX_MATCHES}")
 
 
 # --- regions ------------------------------------------------------------------------------
@@ -147,14 +157,22 @@ def regions(text: str, terms: list[str], query_length: int) -> list[tuple[int, i
     cut at whitespace, merged where they overlap; in text order."""
     if not terms:
         return []
-    hits = _hits(text, terms)
+    need = max(1, math.ceil(REGION_SHARE * len(terms)))
+    return _clusters(text, _hits(text, terms), need, query_length)
+
+
+def _clusters(
+    text: str, hits: list[tuple[int, int, Hashable]], need: int, query_length: int
+) -> list[tuple[int, int]]:
+    """Windows about a query long that hold `need` distinct keys of `hits` (start, end, key;
+    in text order: the words of `regions`, the block numbers of `quotes.block_places`),
+    widened by margins and merged."""
     if not hits:
         return []
-    need = max(1, math.ceil(REGION_SHARE * len(terms)))
     width = int(query_length * 1.5) + REGION_MARGIN
     margin = query_length + REGION_MARGIN
     found: list[tuple[int, int]] = []
-    held: dict[str, int] = {}
+    held: dict[Hashable, int] = {}
     right = 0
     for left, (start, _, _) in enumerate(hits):
         while right < len(hits) and hits[right][0] < start + width:
@@ -195,12 +213,17 @@ def _snap_right(text: str, j: int) -> int:
 
 
 def find_occurrences(
-    query: str, text: str, terms: list[str], *, min_score: float
+    query: str,
+    text: str,
+    terms: list[str],
+    *,
+    min_score: float,
+    where: list[tuple[int, int]] | None = None,
 ) -> list[quotes.QuoteMatch]:
-    """Every occurrence of `query` in `text`, aligning only the regions where its words
-    cluster; offsets into `text`, best first."""
+    """Every occurrence of `query` in `text`, aligning only the regions `where` (by default
+    those where its words cluster); offsets into `text`, best first."""
     found: list[quotes.QuoteMatch] = []
-    for lo, hi in regions(text, terms, len(query)):
+    for lo, hi in regions(text, terms, len(query)) if where is None else where:
         for m in quotes.find_in_text(query, text[lo:hi], min_score=min_score):
             found.append(quotes.QuoteMatch(m.start + lo, m.end + lo, m.score, m.match))
     found.sort(key=lambda m: (-m.score, m.start))
@@ -290,7 +313,7 @@ def lookup(
     limit: Any = 20,
 ) -> dict[str, Any]:
     """Where `text` occurs: `{query, matches}`, every occurrence in every document, best first
-    (score, then the document's rank in the index, then position), at most `limit`.
+    (score, then document id, then position), at most `limit` (up to MAX_MATCHES).
 
     `documents` restricts the lookup to those document ids, `kind` to documents of that kind;
     `min_score` leaves out weaker matches (the default is calibrated so that a quotation that
@@ -299,10 +322,81 @@ def lookup(
     query = _check_query(text)
     restrict = _check_documents(documents)
     _check_options(kind, min_score, limit)
+    score = float(min_score)
     terms = quotes.candidate_terms(query)
     found: list[Occurrence] = []
+    tokens = len(quotes.index_tokens(query))
+    plan = None
+    for size in BLOCK_SIZES:
+        plan = search.passage_candidates(
+            session,
+            quotes.index_blocks(query, size),
+            window=tokens + max(NEAR_SLACK, tokens // 4),
+            documents=restrict,
+            kind=kind,
+            limit=MAX_PASSAGE_CANDIDATES,
+        )
+        if plan is not None:
+            break
+    if plan is not None and plan.document_ids:
+        texts = _current_texts(session, plan.document_ids, kind)
+        for rank, doc_id in enumerate(plan.document_ids):
+            if doc_id not in texts:
+                continue
+            title, body = texts[doc_id]
+            places = quotes.block_places(body, plan.intact)
+            if places:  # on PostgreSQL, blocks far apart pass the index too: none here
+                where = _clusters(body, places, math.ceil(len(plan.intact) / 2), len(query))
+            else:  # the blocks differ here in accents or a mark the index ignores
+                where = regions(body, terms, len(query))
+            if where:
+                matches = find_occurrences(query, body, terms, min_score=score, where=where)
+                found += _occurrences(doc_id, title, body, rank, matches)
+    if not found:
+        found = _by_words(session, query, terms, restrict, kind, score, limit)
+    found.sort(key=lambda o: (-o.score, o.document_id, o.start))
+    found = found[:limit]
+    _annotate(session, found)
+    return {"query": query, "matches": [o.as_dict() for o in found]}
+
+
+def _occurrences(
+    doc_id: str, title: str, body: str, rank: int, matches: list[quotes.QuoteMatch]
+) -> list[Occurrence]:
+    found = []
+    for m in matches:
+        prefix, suffix = context(body, m.start, m.end)
+        found.append(
+            Occurrence(
+                document_id=doc_id,
+                document_title=title,
+                rank=rank,
+                start=m.start,
+                end=m.end,
+                exact=body[m.start : m.end],
+                prefix=prefix,
+                suffix=suffix,
+                score=round(m.score, 4),
+                match=m.match,
+            )
+        )
+    return found
+
+
+def _by_words(
+    session: Session,
+    query: str,
+    terms: list[str],
+    restrict: list[str] | None,
+    kind: str | None,
+    min_score: float,
+    limit: int,
+) -> list[Occurrence]:
+    """The fallback when the passage's blocks give no candidates (a short or much-altered
+    quotation): documents ranked by its distinctive words, read a round at a time."""
+    found: list[Occurrence] = []
     rank = 0
-    for round_ids in _candidates(session, terms, restrict, max(FIRST_ROUND, limit)):
+    for round_ids in _candidates(session, terms, restrict, max(FIRST_ROUND, min(limit, 100))):
         texts = _current_texts(session, round_ids, kind)
         matched: list[bool] = []
         for doc_id in round_ids:
@@ -310,29 +404,11 @@ def lookup(
             if doc_id not in texts:
                 continue
             title, body = texts[doc_id]
-            matches = find_occurrences(query, body, terms, min_score=float(min_score))
+            matches = find_occurrences(query, body, terms, min_score=min_score)
             matched.append(bool(matches))
-            for m in matches:
-                prefix, suffix = context(body, m.start, m.end)
-                found.append(
-                    Occurrence(
-                        document_id=doc_id,
-                        document_title=title,
-                        rank=rank,
-                        start=m.start,
-                        end=m.end,
-                        exact=body[m.start : m.end],
-                        prefix=prefix,
-                        suffix=suffix,
-                        score=round(m.score, 4),
-                        match=m.match,
-                    )
-                )
+            found += _occurrences(doc_id, title, body, rank, matches)
         if matched:
             bottom = matched[-max(1, len(matched) // 4) :]
             if not any(bottom):
                 break
-    found.sort(key=lambda o: (-o.score, o.rank, o.start))
-    found = found[:limit]
-    _annotate(session, found)
-    return {"query": query, "matches": [o.as_dict() for o in found]}
+    return found

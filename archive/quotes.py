@@ -26,6 +26,7 @@ query has that punctuation too (a query ending in `head.` ends after the full st
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -160,6 +161,53 @@ def candidate_terms(query: str, limit: int = 8) -> list[str]:
     terms = [w for w in distinct if w not in STOP_WORDS and len(w) >= 3] or distinct
     terms.sort(key=len, reverse=True)  # stable: ties keep the query's order
     return terms[: max(0, limit)]
+
+
+BLOCK_WORDS = 3  # words in each block of `index_blocks`
+_INDEX_TOKEN = re.compile(r"[^\W_]+")
+
+
+def index_tokens(text: str) -> list[str]:
+    """The words of `text` as the full-text indexes tokenize it: runs of letters and digits,
+    lower case, accents removed (FTS5's unicode61; PostgreSQL's parser with unaccent)."""
+    decomposed = unicodedata.normalize("NFKD", text.lower())
+    return _INDEX_TOKEN.findall("".join(c for c in decomposed if not unicodedata.combining(c)))
+
+
+def index_blocks(query: str, size: int = BLOCK_WORDS) -> list[list[str]]:
+    """The query cut into runs of `size` consecutive index tokens (the last one takes the
+    remainder, up to 2 * size - 1), for the index to find as phrases.
+
+    A copy damaged by a typo, a dropped, added or changed word spoils only the block the
+    damage falls in; at a score of 0.8 most blocks of a real quotation survive intact, and a
+    document that holds the passage holds all of them, side by side.
+    """
+    tokens = index_tokens(query)
+    blocks = [tokens[i : i + size] for i in range(0, len(tokens), size)]
+    if len(blocks) > 1 and len(blocks[-1]) < size:
+        last = blocks.pop()
+        blocks[-1] = blocks[-1] + last
+    return blocks
+
+
+def block_places(text: str, blocks: list[list[str]]) -> list[tuple[int, int, int]]:
+    """(start, end, block number) of every place one of `blocks` occurs in an original
+    text, in text order: its words in order, any case, separated by anything but letters
+    and digits (`we must abolish` is found in "We must, abolish")."""
+    lowered = text.lower()
+    if len(lowered) != len(text):  # lower-casing changed lengths (`İ`): offsets would drift
+        lowered = "".join(c.lower() if len(c.lower()) == 1 else c for c in text)
+    places = []
+    for n, block in enumerate(blocks):
+        # A pattern that starts with a literal is searched for by the regex engine's own
+        # fast scan; the word boundary before it is checked here, for the few places found.
+        pattern = r"[^\w]+".join(re.escape(w) for w in block) + r"(?![^\W_])"
+        for m in re.finditer(pattern, lowered):
+            i = m.start()
+            if i == 0 or not lowered[i - 1].isalnum():
+                places.append((i, m.end(), n))
+    places.sort()
+    return places
 
 
 def find_in_text(

@@ -252,14 +252,18 @@ class _SQLite(_Engine):
         )
 
     def rows(self, session: Session, sql: str, params: dict[str, Any]) -> list[Any]:
-        # Straight to the driver, in the session's transaction: the SQL already uses
-        # sqlite3's own :name parameters, and SQLAlchemy's layers would double the time
-        # a selective search takes.
-        cursor = session.connection().connection.driver_connection.cursor()
-        try:
-            return cursor.execute(sql, params).fetchall()
-        finally:
-            cursor.close()
+        return _driver_rows(session, sql, params)
+
+
+def _driver_rows(session: Session, sql: str, params: dict[str, Any]) -> list[Any]:
+    """SQLite: straight to the driver, in the session's transaction. The SQL already uses
+    sqlite3's own :name parameters, and SQLAlchemy's layers would double the time a
+    selective search takes."""
+    cursor = session.connection().connection.driver_connection.cursor()
+    try:
+        return cursor.execute(sql, params).fetchall()
+    finally:
+        cursor.close()
 
 
 class _PostgreSQL(_Engine):
@@ -602,13 +606,7 @@ def candidate_documents(
     if not unique or limit < 1 or (documents is not None and not documents):
         return []
     params: dict[str, Any] = {"n": limit}
-    restrict = ""
-    if documents is not None:
-        names = []
-        for k, doc_id in enumerate(dict.fromkeys(documents)):
-            params[f"doc_{k}"] = doc_id
-            names.append(f":doc_{k}")
-        restrict = f" AND i.item_id IN ({', '.join(names)})"
+    restrict = _only_documents(documents, params)
     if session.get_bind().dialect.name == "postgresql":
         return _pg_candidates(session, unique, params, restrict, limit)
     params["m"] = to_fts5(SearchQuery(groups=[unique]), columns=["body"])
@@ -619,6 +617,18 @@ def candidate_documents(
         "ORDER BY bm25(search_fts, 0.0, 1.0), i.item_id LIMIT :n"
     )
     return [row[0] for row in session.execute(text(sql), params)]
+
+
+def _only_documents(documents: list[str] | None, params: dict[str, Any]) -> str:
+    """The condition restricting `search_items i` to these document ids (bound in `params`),
+    or nothing when `documents` is None."""
+    if documents is None:
+        return ""
+    names = []
+    for k, doc_id in enumerate(dict.fromkeys(documents)):
+        params[f"doc_{k}"] = doc_id
+        names.append(f":doc_{k}")
+    return f" AND i.item_id IN ({', '.join(names)})"
 
 
 #: On PostgreSQL, candidates are ranked among at most about this many documents.
@@ -682,3 +692,127 @@ def _pg_candidates(
             )
         ]
     return found
+
+
+# --- quote lookup: documents holding a passage -------------------------------------------
+
+
+@dataclass
+class PassageCandidates:
+    """Documents that may hold a passage, and which of its blocks the index holds at all."""
+
+    document_ids: list[str]
+    intact: list[list[str]]  # the blocks found somewhere in the archive, in query order
+    complete: bool  # False when more documents matched than were asked for
+
+
+def passage_candidates(
+    session: Session,
+    blocks: list[list[str]],
+    *,
+    window: int,
+    documents: list[str] | None = None,
+    kind: str | None = None,
+    limit: int = 2000,
+) -> PassageCandidates | None:
+    """Documents in which the passage's surviving blocks occur together, in id order.
+
+    `blocks` are runs of consecutive words of the passage, as the index tokenizes them
+    (see `archive.quotes.index_blocks`). A block that a retyped copy damaged (a typo, a
+    dropped or changed word inside it) occurs nowhere, so each block is first looked up on
+    its own (one index probe, stopping at the first hit). The documents that hold *every*
+    surviving block as a phrase, all within `window` words of each other (FTS5 ``NEAR``;
+    on PostgreSQL, every block as a phrase anywhere in the document), are the candidates:
+    a document that holds the passage holds all its intact blocks side by side, while one
+    that merely shares some of its words or phrases does not.
+
+    On PostgreSQL a block of stop words only is not in the index: it counts as surviving
+    but is not looked for. Returns None when fewer than two blocks survive (or, for a
+    passage of one or two blocks, none), or when the index holds none of them: the caller
+    then falls back to ranking documents by the passage's words (`candidate_documents`).
+    When every survivor together finds nothing, each way of leaving one survivor out is
+    tried (a changed word may have made a block that occurs elsewhere but not in the
+    source). Trying those always would find such a source even when another document holds
+    every block; it costs six times the candidates on the benchmark corpus, so it is not
+    done: that case is a known gap.
+    """
+    if not blocks or (documents is not None and not documents):
+        return None
+    pg = session.get_bind().dialect.name == "postgresql"
+    params: dict[str, Any] = {"n": limit + 1}
+    restrict = _only_documents(documents, params)
+    if kind is not None:
+        params["kind"] = kind
+        restrict += " AND i.kind = :kind"
+    states = [_block_state(session, b, pg) for b in blocks]
+    intact = [b for b, state in zip(blocks, states, strict=True) if state != ABSENT]
+    telling = [b for b, state in zip(blocks, states, strict=True) if state == FOUND]
+    if not telling or (len(intact) < 2 and len(blocks) > 2):
+        return None
+    ids = _documents_with(session, [telling], window, params, restrict, pg)
+    if not ids and len(telling) > 2:
+        subsets = [telling[:k] + telling[k + 1 :] for k in range(len(telling))]
+        ids = _documents_with(session, subsets, window, params, restrict, pg)
+    complete = len(ids) <= limit
+    return PassageCandidates(document_ids=ids[:limit], intact=intact, complete=complete)
+
+
+FOUND, ABSENT, IGNORED = "found", "absent", "ignored"
+
+
+def _phrase(block: list[str]) -> str:
+    # Index tokens are runs of letters and digits: nothing in them can break the quotes.
+    return '"' + " ".join(block) + '"'
+
+
+def _block_state(session: Session, block: list[str], pg: bool) -> str:
+    """FOUND when some document holds the block as a phrase, ABSENT when none does, and
+    IGNORED on PostgreSQL for a block of stop words only, which its index does not hold
+    (a block that tells nothing, and spoils nothing)."""
+    if pg:
+        sql = (
+            f"SELECT numnode(q) = 0, EXISTS (SELECT 1 FROM search_items i "
+            "WHERE i.type = 'document' AND i.tsv @@ q) "
+            f"FROM phraseto_tsquery('{PG_SEARCH_CONFIG}', :b) AS q"
+        )
+        empty, occurs = session.execute(text(sql), {"b": " ".join(block)}).one()
+        return IGNORED if empty else FOUND if occurs else ABSENT
+    sql = "SELECT 1 FROM search_fts WHERE search_fts MATCH :m LIMIT 1"
+    return FOUND if _driver_rows(session, sql, {"m": "body: " + _phrase(block)}) else ABSENT
+
+
+def _documents_with(
+    session: Session,
+    groups: list[list[list[str]]],
+    window: int,
+    params: dict[str, Any],
+    restrict: str,
+    pg: bool,
+) -> list[str]:
+    """Ids of the documents that hold any group of blocks (all of its blocks), id order."""
+    params = dict(params)
+    if pg:
+        alternatives = []
+        for g, group in enumerate(groups):
+            phrases = []
+            for k, block in enumerate(group):
+                params[f"p{g}_{k}"] = " ".join(block)
+                phrases.append(f"phraseto_tsquery('{PG_SEARCH_CONFIG}', :p{g}_{k})")
+            alternatives.append("(" + " && ".join(phrases) + ")")
+        sql = (
+            "SELECT i.item_id FROM search_items i WHERE i.type = 'document' "
+            f"AND i.tsv @@ ({' || '.join(alternatives)}){restrict} ORDER BY i.item_id LIMIT :n"
+        )
+        return [row[0] for row in session.execute(text(sql), params)]
+    near = []
+    for group in groups:
+        phrases = " ".join(_phrase(b) for b in group)
+        near.append(f"NEAR({phrases}, {int(window)})" if len(group) > 1 else phrases)
+    params["m"] = "body: (" + " OR ".join(near) + ")"
+    sql = (
+        "SELECT i.item_id FROM search_fts "
+        "CROSS JOIN search_items i ON i.rid = search_fts.rowid "
+        f"WHERE search_fts MATCH :m AND i.type = 'document'{restrict} "
+        "ORDER BY i.item_id LIMIT :n"
+    )
+    return [row[0] for row in _driver_rows(session, sql, params)]

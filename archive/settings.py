@@ -65,6 +65,12 @@ class Settings(BaseSettings):
     sqlite_busy_timeout_ms: int = Field(
         15_000, ge=0, description="SQLite: wait this long for the write lock (then 503)"
     )
+    search_cache_size: int = Field(
+        1024,
+        ge=0,
+        description="Search answers each worker keeps until the next write (0: none); see "
+        "archive/cache.py",
+    )
 
     def rate_limits(self) -> tuple[int, int]:
         """(per address, per key) requests per window; 0 means no limit.

@@ -22,11 +22,10 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
-from api.app import create_app
-from api.deps import get_session
 from archive import bundled, keys
 from archive.db import make_engine, normalize_url
 from archive.settings import Settings
+from tests.api.apps import app_on
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("ARCHIVE_SHARED_DIR", ROOT.parent / "shared"))
@@ -90,16 +89,7 @@ def settings(database_url: str) -> Settings:
 
 @pytest.fixture
 def app(settings: Settings, connection):  # noqa: ANN001, ANN201
-    app = create_app(settings)
-
-    def override() -> Iterator[Session]:
-        with Session(
-            bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
-        ) as s:
-            yield s
-
-    app.dependency_overrides[get_session] = override
-    return app
+    return app_on(connection, settings)
 
 
 @pytest.fixture

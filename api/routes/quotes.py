@@ -7,12 +7,12 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Body, Query, Request
 from fastapi.responses import Response
 
-from api.conditional import respond
+from api.conditional import respond_plain
 from api.deps import Reader, SessionDep
 from api.errors import responses
 from api.schemas.quotes import KIND_RULE, MIN_SCORE_RULE, QuoteLookup, QuoteLookupRead
 from archive import lookup
-from archive.lookup import MAX_DOCUMENTS, MAX_QUERY
+from archive.lookup import MAX_DOCUMENTS, MAX_MATCHES, MAX_QUERY
 from archive.quotes import DEFAULT_MIN_SCORE
 
 router = APIRouter(prefix="/v1", tags=["quotes"])
@@ -38,7 +38,15 @@ def get_quotes(
     session: SessionDep,
     _: Reader,
     # `limit` first: a request with a bad limit and no text is told about the limit first
-    limit: Annotated[int, Query(ge=1, le=100, description="At most this many matches")] = 20,
+    limit: Annotated[
+        int,
+        Query(
+            ge=1,
+            le=MAX_MATCHES,
+            description=f"At most this many matches (up to {MAX_MATCHES}: a lookup answers "
+            "every occurrence, not a page)",
+        ),
+    ] = 20,
     *,
     text: Annotated[
         str,
@@ -66,7 +74,7 @@ def get_quotes(
     result = lookup.lookup(
         session, text, documents=ids, kind=kind, min_score=min_score, limit=limit
     )
-    return respond(request, result)
+    return respond_plain(request, result)
 
 
 @router.post(
@@ -87,4 +95,4 @@ def post_lookup(
         min_score=body.min_score,
         limit=body.limit,
     )
-    return respond(request, result)
+    return respond_plain(request, result)

@@ -8,12 +8,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
+from sqlmodel import Session
 
 from api.conditional import not_modified
 from api.deps import Reader, SessionDep
 from api.errors import responses
 from api.schemas.search import SearchResults
+from archive import changes
 from archive import search as archive_search
+from archive.cache import VersionedCache
 from archive.models import ID_PATTERN
 from archive.pagination import MAX_LIMIT
 
@@ -23,6 +26,10 @@ SYNTAX = """Words (all must match), `"exact phrases"`, `OR` between alternatives
 `-excluded` words or phrases, and `prefix*`. Case, accents and English word endings are
 ignored (`delegate` finds "delegates"); very common words (`the`, `of`) are left out and
 listed in `ignored`."""
+
+#: A search answer as sent: the JSON body, its ETag, and the next page's cursor (the Link
+#: header is made per request from it).
+Cached = tuple[bytes, str, str | None]
 
 
 @router.get(
@@ -78,7 +85,13 @@ def search(
     """Best matches first (BM25 on SQLite, `ts_rank_cd` on PostgreSQL; a title counts ten
     times its text), each with a plain-text `snippet` and the `highlights` in it, the
     `total` and `facets` over all matches, and a cursor for the next page. Search text that
-    cannot be parsed (an unclosed quote, `NEAR`, a lone `-`) is a 400 saying why."""
+    cannot be parsed (an unclosed quote, `NEAR`, a lone `-`) is a 400 saying why.
+
+    Answers are cached per worker until the next write (`ARCHIVE_SEARCH_CACHE_SIZE`
+    answers, default 1024; 0 turns the cache off): a repeated search is answered without
+    searching, yet always as the archive stands, since any recorded write empties it.
+    Edits made with raw SQL, outside the API and the CLI, are not seen until the next
+    write or a restart."""
     filters = archive_search.Filters(
         type=type,
         document=document,
@@ -88,6 +101,32 @@ def search(
         published_from=published_from,
         published_to=published_to,
     )
+    cache: VersionedCache[Cached] = request.app.state.search_cache
+    key = (q, filters, limit, cursor)  # Filters is a frozen dataclass: hashable, compared by value
+    # Read first, in the search's own transaction: see archive/cache.py on consistency.
+    version = changes.latest(session) if cache.size else 0
+    cached = cache.get(version, key)
+    if cached is None:
+        cached = _search(session, q, filters, limit=limit, cursor=cursor)
+        cache.put(version, key, cached)  # not reached by a bad query: that raised a 400
+    content, etag, next_cursor = cached
+    if not_modified(request, etag):
+        return Response(status_code=304, headers={"ETag": etag})
+    headers = {"ETag": etag}
+    if next_cursor:
+        # Built per request: the link carries the request's own host and parameters.
+        headers["Link"] = f'<{request.url.include_query_params(cursor=next_cursor)}>; rel="next"'
+    return Response(content, media_type="application/json", headers=headers)
+
+
+def _search(
+    session: Session,
+    q: str,
+    filters: archive_search.Filters,
+    *,
+    limit: int,
+    cursor: str | None,
+) -> Cached:
     results = archive_search.search(session, q, filters, limit=limit, cursor=cursor)
     body = {
         "query": results.query,
@@ -100,11 +139,4 @@ def search(
     # Serialized once (the body is plain JSON types already); the ETag is the bytes' hash.
     content = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
     etag = '"' + hashlib.sha256(content).hexdigest()[:32] + '"'
-    if not_modified(request, etag):
-        return Response(status_code=304, headers={"ETag": etag})
-    headers = {"ETag": etag}
-    if results.next_cursor:
-        headers["Link"] = (
-            f'<{request.url.include_query_params(cursor=results.next_cursor)}>; rel="next"'
-        )
-    return Response(content, media_type="application/json", headers=headers)
+    return content, etag, results.next_cursor

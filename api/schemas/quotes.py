@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from api.schemas.common import Id, Strict, Text
-from archive.lookup import MAX_DOCUMENTS, MAX_QUERY
+from archive.lookup import MAX_DOCUMENTS, MAX_MATCHES, MAX_QUERY
 from archive.quotes import DEFAULT_MIN_SCORE
 
 Quotation = Annotated[Text, StringConstraints(min_length=1, max_length=MAX_QUERY)]
@@ -26,7 +26,9 @@ class QuoteLookup(Strict):
     )
     kind: Literal["primary", "secondary"] | None = Field(None, description=KIND_RULE)
     min_score: float = Field(DEFAULT_MIN_SCORE, ge=0, le=1, description=MIN_SCORE_RULE)
-    limit: int = Field(20, ge=1, le=100, description="At most this many matches (best first)")
+    limit: int = Field(
+        20, ge=1, le=MAX_MATCHES, description="At most this many matches (best first)"
+    )
 
     model_config = ConfigDict(
         extra="forbid",

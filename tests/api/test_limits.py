@@ -7,11 +7,11 @@ from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlmodel import Session
 
-from api.app import create_app
-from api.deps import get_session
+from api.limits import OWN_LIMITS
+from archive.lookup import MAX_MATCHES
 from archive.settings import Settings
+from tests.api.apps import app_on
 from tests.api.openapi_walk import op, operations, required_query, resolve
 
 PROBLEM = "application/problem+json"
@@ -72,7 +72,16 @@ LISTS = [
     path
     for _, path in operations("GET")
     if any(p["name"] == "limit" and p["in"] == "query" for p in op("GET", path)["parameters"])
+    and path not in OWN_LIMITS
 ]
+
+
+def test_only_the_quote_lookup_is_not_a_list() -> None:
+    """Every GET with a `limit` is a paged list, bar the lookup, which answers every match."""
+    assert LISTS
+    assert OWN_LIMITS == ("/v1/quotes",)
+    [limit] = [p for p in op("GET", "/v1/quotes")["parameters"] if p["name"] == "limit"]
+    assert limit["schema"]["maximum"] == MAX_MATCHES
 
 
 @pytest.mark.parametrize("template", LISTS)
@@ -87,14 +96,7 @@ def test_every_list_refuses_a_limit_over_100(client: TestClient, template: str) 
 
 def _app(database_url: str, connection, **limits: int):  # noqa: ANN001, ANN202
     """An app with these limits, on the test's connection (like conftest's `app`)."""
-    app = create_app(Settings(database_url=database_url, **limits))
-
-    def session():  # noqa: ANN202
-        with Session(bind=connection, join_transaction_mode="create_savepoint") as s:
-            yield s
-
-    app.dependency_overrides[get_session] = session
-    return app
+    return app_on(connection, Settings(database_url=database_url, **limits))
 
 
 def test_rate_limit_per_client_address(database_url: str, connection) -> None:  # noqa: ANN001

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -89,7 +91,7 @@ def test_a_quotation_not_in_the_archive_has_no_match(client: TestClient, absent:
         {"text": ""},
         {"text": "Stalin", "min_score": "2"},
         {"text": "Stalin", "limit": "0"},
-        {"text": "Stalin", "limit": "101"},
+        {"text": "Stalin", "limit": "1001"},
         {"text": "Stalin", "kind": "tertiary"},
         {"text": "Stalin", "documents": "Not An Id"},
         {"text": "x" * 5001},
@@ -107,7 +109,7 @@ def test_bad_lookups_are_422_problems(client: TestClient, params: dict) -> None:
         {},
         {"text": ""},
         {"text": "Stalin", "min_score": -0.1},
-        {"text": "Stalin", "limit": 1000},
+        {"text": "Stalin", "limit": 1001},
         {"text": "Stalin", "documents": ["BAD ID"]},
         {"text": "Stalin", "extra": True},
     ],
@@ -117,3 +119,21 @@ def test_bad_lookup_bodies_are_422_problems(client: TestClient, body: dict) -> N
     assert response.status_code == 422, response.text
     assert response.headers["content-type"] == PROBLEM
     assert response.json()["errors"]
+
+
+def test_a_lookup_answers_every_occurrence_not_a_page(
+    client: TestClient, seeds: dict[str, str]
+) -> None:
+    """`limit` goes beyond the default 20 and the lists' 100: every occurrence is answered."""
+    expected = sum(len(re.findall(r"(?<!\w)Khrushchev(?!\w)", text)) for text in seeds.values())
+    assert expected > 20
+    for response in (
+        client.get("/v1/quotes", params={"text": "Khrushchev", "limit": 1000, "min_score": 1}),
+        client.post(
+            "/v1/quotes/lookup", json={"text": "Khrushchev", "limit": 1000, "min_score": 1}
+        ),
+    ):
+        assert response.status_code == 200, response.text
+        matches = response.json()["matches"]
+        assert len(matches) == expected
+        assert all(m["match"] == "exact" and m["exact"] == "Khrushchev" for m in matches)

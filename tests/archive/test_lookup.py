@@ -189,17 +189,8 @@ def test_lookup_reads_the_current_revision(session: Session, seeds: dict[str, st
     assert "fear-khrushchev-courage" in {s["id"] for s in match["spans"]}
 
 
-def test_only_documents_the_index_proposes_are_aligned(
-    session: Session, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    proposed: list[str] = []
-    real: Callable[..., list[str]] = search.candidate_documents
-
-    def spy(*args: object, **kwargs: object) -> list[str]:
-        ids = real(*args, **kwargs)
-        proposed.extend(ids)
-        return ids
-
+def spy_on_alignment(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The texts `lookup.find_occurrences` is given from now on, in order."""
     aligned: list[str] = []
     real_find = lookup.find_occurrences
 
@@ -207,12 +198,55 @@ def test_only_documents_the_index_proposes_are_aligned(
         aligned.append(text)
         return real_find(query, text, *args, **kwargs)
 
-    monkeypatch.setattr(search, "candidate_documents", spy)
     monkeypatch.setattr(lookup, "find_occurrences", find_spy)
-    result = lookup.lookup(session, "Khrushchev denounced Stalin’s purges")
+    return aligned
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "Khrushchev denounced Stalin’s purges",  # its blocks: found through the phrases
+        "Khrushchev denounced Stalins purges",  # a damaged block: through the words
+    ],
+)
+def test_only_documents_the_index_proposes_are_aligned(
+    session: Session, monkeypatch: pytest.MonkeyPatch, query: str
+) -> None:
+    proposed: list[str] = []
+    real_words: Callable[..., list[str]] = search.candidate_documents
+    real_blocks: Callable[..., search.PassageCandidates | None] = search.passage_candidates
+
+    def words_spy(*args: object, **kwargs: object) -> list[str]:
+        ids = real_words(*args, **kwargs)
+        proposed.extend(ids)
+        return ids
+
+    def blocks_spy(*args: object, **kwargs: object) -> search.PassageCandidates | None:
+        plan = real_blocks(*args, **kwargs)
+        if plan is not None:
+            proposed.extend(plan.document_ids)
+        return plan
+
+    aligned = spy_on_alignment(monkeypatch)
+    monkeypatch.setattr(search, "candidate_documents", words_spy)
+    monkeypatch.setattr(search, "passage_candidates", blocks_spy)
+    result = lookup.lookup(session, query)
     assert result["matches"]
     assert {m["document_id"] for m in result["matches"]} <= set(proposed)
-    assert len(aligned) == len(set(proposed)) <= 5
+    assert 0 < len(aligned) == len(proposed) <= 5
+
+
+def test_a_passage_is_found_through_its_intact_blocks(session: Session) -> None:
+    """A typo spoils one block; the others, side by side, pick out the source alone."""
+    query = "If you do not obtain confesions from the doctors we will shorten you by a head"
+    blocks = quotes.index_blocks(query)
+    plan = search.passage_candidates(session, blocks, window=20)
+    assert plan is not None
+    assert ["not", "obtain", "confesions"] in blocks
+    assert ["not", "obtain", "confesions"] not in plan.intact
+    assert len(plan.intact) == len(blocks) - 1
+    holders = {m["document_id"] for m in lookup.lookup(session, query, limit=100)["matches"]}
+    assert holders and holders <= set(plan.document_ids)
 
 
 @pytest.mark.parametrize(
@@ -244,6 +278,7 @@ def test_aligning_regions_finds_what_aligning_whole_texts_finds(
         ({"text": "Stalin", "min_score": 1.5}, "min_score"),
         ({"text": "Stalin", "min_score": float("nan")}, "min_score"),
         ({"text": "Stalin", "limit": 0}, "limit"),
+        ({"text": "Stalin", "limit": 1001}, "limit"),
         ({"text": "Stalin", "kind": "tertiary"}, "kind"),
         ({"text": "Stalin", "documents": ["Not An Id"]}, "documents"),
     ],
@@ -251,3 +286,29 @@ def test_aligning_regions_finds_what_aligning_whole_texts_finds(
 def test_bad_options_are_refused(session: Session, options: dict, message: str) -> None:
     with pytest.raises(InvalidInput, match=message):
         lookup.lookup(session, **options)
+
+
+def test_documents_that_share_a_passages_phrases_but_not_the_passage_are_not_aligned(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The benchmark corpus's trap, in small: decoys hold every block of the passage, but
+    apart; only the document that holds them side by side is aligned."""
+    passage = "The committee agreed that every copy of the minutes should be burned at once."
+    filler = " ".join(["The delegates sat in silence while the report went on."] * 8)
+    blocks = [" ".join(b) for b in quotes.index_blocks(passage)]
+    for n in range(12):
+        documents.create_document(
+            session,
+            {"id": f"decoy-{n}", "title": f"Decoy {n}", "text": f" {filler} ".join(blocks)},
+        )
+    documents.create_document(
+        session,
+        {"id": "holder", "title": "Holder", "text": f"{filler} {passage} {filler}"},
+    )
+    session.flush()
+    aligned = spy_on_alignment(monkeypatch)
+    typed = "The committee agreed that every copy of the mintues should be burned at once"
+    matches = lookup.lookup(session, typed, limit=100)["matches"]
+    assert [m["document_id"] for m in matches] == ["holder"]
+    assert matches[0]["exact"] == passage.rstrip(".") and matches[0]["match"] == "fuzzy"
+    assert len(aligned) == 1

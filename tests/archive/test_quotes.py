@@ -15,7 +15,15 @@ from pathlib import Path
 import pytest
 
 from archive.normalize import normalize
-from archive.quotes import DEFAULT_MIN_SCORE, QuoteMatch, candidate_terms, find_in_text
+from archive.quotes import (
+    DEFAULT_MIN_SCORE,
+    QuoteMatch,
+    block_places,
+    candidate_terms,
+    find_in_text,
+    index_blocks,
+    index_tokens,
+)
 
 SEEDS = Path(__file__).resolve().parents[2] / "archive" / "corpus" / "seeds"
 TEXTS = {p.name[:3]: p.read_text(encoding="utf-8") for p in sorted(SEEDS.glob("*.txt"))}
@@ -231,3 +239,29 @@ def test_benchmark_planted_quotes_are_found_and_absent_ones_are_not(tmp_path: Pa
                     t["query"],
                     doc_id,
                 )
+
+
+# --- blocks: how a lookup asks the full-text index for a passage ---------------------------
+
+
+def test_index_tokens_fold_case_accents_and_punctuation_as_the_index_does() -> None:
+    assert index_tokens("Béria’s “Café”, 1956–57!") == ["beria", "s", "cafe", "1956", "57"]
+
+
+def test_a_passage_is_cut_into_blocks_of_three_the_last_taking_the_rest() -> None:
+    assert index_blocks("You cannot trick history. You cannot throw the facts away.") == [
+        ["you", "cannot", "trick"],
+        ["history", "you", "cannot"],
+        ["throw", "the", "facts", "away"],
+    ]
+    assert index_blocks("one two three four five", size=2) == [
+        ["one", "two"],
+        ["three", "four", "five"],
+    ]
+    assert index_blocks("Stalin") == [["stalin"]]
+
+
+def test_block_places_find_blocks_across_case_and_punctuation_never_inside_words() -> None:
+    text = "We must, abolish it. Yet we mustn't abolish; swe must abolishes. WE MUST ABOLISH"
+    places = block_places(text, [["we", "must", "abolish"]])
+    assert [text[a:b] for a, b, _ in places] == ["We must, abolish", "WE MUST ABOLISH"]
