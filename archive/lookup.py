@@ -7,11 +7,12 @@ lookup runs in three steps, none of which reads every text:
    them, cut into runs of three (`quotes.index_blocks`). Damage (a typo, a dropped, added
    or changed word) spoils only the block it falls in, and a spoiled block occurs nowhere
    in the archive; each block is probed once in the full-text index to tell. The documents
-   that hold every surviving block as a phrase, all within a passage's length of each
-   other (FTS5 ``NEAR``; on PostgreSQL every block as a phrase), are the candidates
-   (`search.passage_candidates`): a document that holds the passage holds them all side
-   by side; one that merely shares common words or phrases with it does not. When damage
-   spoiled too many blocks of three, blocks of two are tried.
+   that hold the surviving blocks as phrases (all but any one: the source may misquote
+   too) within a passage's length of each other (FTS5 ``NEAR``; on PostgreSQL as phrases
+   anywhere in the document) are the candidates (`search.passage_candidates`): a document
+   that holds the passage holds them side by side; one that merely shares common words or
+   phrases with it does not. When damage spoiled too many blocks of three, blocks of two
+   are tried. At most `MAX_PASSAGE_CANDIDATES` documents are read, in id order.
    When the blocks give nothing (a short or much-altered quotation, or one that is not in
    the archive), documents are ranked by the query's most distinctive words instead
    (`search.candidate_documents`) and read a round at a time: 20, then four times as many,
@@ -53,7 +54,7 @@ MAX_DOCUMENTS = 100  # ids in the `documents` restriction
 FIRST_ROUND = 20  # candidate documents read first
 GROWTH = 4  # each further round reads this many times as many
 MAX_CANDIDATES = 320  # candidate documents read at most, over all rounds
-MAX_PASSAGE_CANDIDATES = 2000  # documents holding the passage's blocks read at most
+MAX_PASSAGE_CANDIDATES = 5000  # documents holding the passage's blocks read at most
 MAX_MATCHES = 1000  # the most a lookup answers: "every occurrence", within reason
 BLOCK_SIZES = (3, 2)  # words per block: finer blocks when damage spoiled too many coarse ones
 NEAR_SLACK = 4  # words the source may have beyond the query's, in the blocks' window
@@ -340,11 +341,12 @@ def lookup(
             break
     if plan is not None and plan.document_ids:
         texts = _current_texts(session, plan.document_ids, kind)
+        patterns = quotes.block_patterns(plan.intact)
         for rank, doc_id in enumerate(plan.document_ids):
             if doc_id not in texts:
                 continue
             title, body = texts[doc_id]
-            places = quotes.block_places(body, plan.intact)
+            places = quotes.block_places(body, patterns)
             if places:  # on PostgreSQL, blocks far apart pass the index too: none here
                 where = _clusters(body, places, math.ceil(len(plan.intact) / 2), len(query))
             else:  # the blocks differ here in accents or a mark the index ignores

@@ -190,19 +190,26 @@ def index_blocks(query: str, size: int = BLOCK_WORDS) -> list[list[str]]:
     return blocks
 
 
-def block_places(text: str, blocks: list[list[str]]) -> list[tuple[int, int, int]]:
-    """(start, end, block number) of every place one of `blocks` occurs in an original
-    text, in text order: its words in order, any case, separated by anything but letters
-    and digits (`we must abolish` is found in "We must, abolish")."""
+def block_patterns(blocks: list[list[str]]) -> list[re.Pattern[str]]:
+    """For `block_places`: each block's words in order, separated by anything but letters
+    and digits, in lower case. Made once per lookup, used on every candidate's text."""
+    return [
+        re.compile(r"[^\w]+".join(re.escape(w) for w in block) + r"(?![^\W_])") for block in blocks
+    ]
+
+
+def block_places(text: str, patterns: list[re.Pattern[str]]) -> list[tuple[int, int, int]]:
+    """(start, end, block number) of every place one of the blocks (`block_patterns`)
+    occurs in an original text, any case, in text order (`we must abolish` is found in
+    "We must, abolish" but not in "swe must abolishes")."""
     lowered = text.lower()
     if len(lowered) != len(text):  # lower-casing changed lengths (`İ`): offsets would drift
         lowered = "".join(c.lower() if len(c.lower()) == 1 else c for c in text)
     places = []
-    for n, block in enumerate(blocks):
-        # A pattern that starts with a literal is searched for by the regex engine's own
-        # fast scan; the word boundary before it is checked here, for the few places found.
-        pattern = r"[^\w]+".join(re.escape(w) for w in block) + r"(?![^\W_])"
-        for m in re.finditer(pattern, lowered):
+    for n, pattern in enumerate(patterns):
+        # Each pattern starts with a literal, which the regex engine's own fast scan looks
+        # for; the word boundary before it is checked here, for the few places found.
+        for m in pattern.finditer(lowered):
             i = m.start()
             if i == 0 or not lowered[i - 1].isalnum():
                 places.append((i, m.end(), n))

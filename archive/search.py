@@ -720,21 +720,21 @@ def passage_candidates(
     `blocks` are runs of consecutive words of the passage, as the index tokenizes them
     (see `archive.quotes.index_blocks`). A block that a retyped copy damaged (a typo, a
     dropped or changed word inside it) occurs nowhere, so each block is first looked up on
-    its own (one index probe, stopping at the first hit). The documents that hold *every*
-    surviving block as a phrase, all within `window` words of each other (FTS5 ``NEAR``;
-    on PostgreSQL, every block as a phrase anywhere in the document), are the candidates:
-    a document that holds the passage holds all its intact blocks side by side, while one
-    that merely shares some of its words or phrases does not.
+    its own (one index probe, stopping at the first hit). The candidates are the documents
+    that hold the surviving blocks as phrases, all within `window` words of each other
+    (FTS5 ``NEAR``; on PostgreSQL, as phrases anywhere in the document): all of them but
+    any one, when there are more than two, since the source may differ from the passage
+    too (a misquotation, a changed word that makes a block occur elsewhere but not there).
+    A document that holds the passage holds its blocks side by side; one that merely
+    shares common words or phrases with it does not.
 
     On PostgreSQL a block of stop words only is not in the index: it counts as surviving
     but is not looked for. Returns None when fewer than two blocks survive (or, for a
     passage of one or two blocks, none), or when the index holds none of them: the caller
     then falls back to ranking documents by the passage's words (`candidate_documents`).
-    When every survivor together finds nothing, each way of leaving one survivor out is
-    tried (a changed word may have made a block that occurs elsewhere but not in the
-    source). Trying those always would find such a source even when another document holds
-    every block; it costs six times the candidates on the benchmark corpus, so it is not
-    done: that case is a known gap.
+    An approximate occurrence in which the source's own differences and the copy's spoil
+    two blocks or more is not among the candidates: blocks trade that for not reading
+    every text.
     """
     if not blocks or (documents is not None and not documents):
         return None
@@ -749,10 +749,10 @@ def passage_candidates(
     telling = [b for b, state in zip(blocks, states, strict=True) if state == FOUND]
     if not telling or (len(intact) < 2 and len(blocks) > 2):
         return None
-    ids = _documents_with(session, [telling], window, params, restrict, pg)
-    if not ids and len(telling) > 2:
-        subsets = [telling[:k] + telling[k + 1 :] for k in range(len(telling))]
-        ids = _documents_with(session, subsets, window, params, restrict, pg)
+    groups = [telling]
+    if len(telling) > 2:  # any one of them may be spoiled in the source itself
+        groups = [telling[:k] + telling[k + 1 :] for k in range(len(telling))]
+    ids = _documents_with(session, groups, window, params, restrict, pg)
     complete = len(ids) <= limit
     return PassageCandidates(document_ids=ids[:limit], intact=intact, complete=complete)
 
@@ -770,10 +770,12 @@ def _block_state(session: Session, block: list[str], pg: bool) -> str:
     IGNORED on PostgreSQL for a block of stop words only, which its index does not hold
     (a block that tells nothing, and spoils nothing)."""
     if pg:
+        # The tsquery written out in the subquery (not taken from an outer FROM): only a
+        # query known when the statement is planned can use the GIN index.
+        q = f"phraseto_tsquery('{PG_SEARCH_CONFIG}', :b)"
         sql = (
-            f"SELECT numnode(q) = 0, EXISTS (SELECT 1 FROM search_items i "
-            "WHERE i.type = 'document' AND i.tsv @@ q) "
-            f"FROM phraseto_tsquery('{PG_SEARCH_CONFIG}', :b) AS q"
+            f"SELECT numnode({q}) = 0, EXISTS (SELECT 1 FROM search_items i "
+            f"WHERE i.type = 'document' AND i.tsv @@ {q})"
         )
         empty, occurs = session.execute(text(sql), {"b": " ".join(block)}).one()
         return IGNORED if empty else FOUND if occurs else ABSENT

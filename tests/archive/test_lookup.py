@@ -312,3 +312,23 @@ def test_documents_that_share_a_passages_phrases_but_not_the_passage_are_not_ali
     assert [m["document_id"] for m in matches] == ["holder"]
     assert matches[0]["exact"] == passage.rstrip(".") and matches[0]["match"] == "fuzzy"
     assert len(aligned) == 1
+
+
+def test_a_source_that_misquotes_a_word_is_found_from_a_mistyped_copy(session: Session) -> None:
+    """The source itself may differ from the passage (a misquotation): with the student's
+    typo elsewhere, two of its blocks differ from the copy, and it is still a candidate."""
+    faithful = "The committee agreed that every copy of the minutes should be burned at once."
+    misquoting = "The committee agreed that every copy of the minutes must be burned at once."
+    filler = " ".join(["The delegates sat in silence while the report went on."] * 4)
+    for doc_id, passage in (("faithful", faithful), ("misquoting", misquoting)):
+        documents.create_document(
+            session,
+            {"id": doc_id, "title": doc_id.title(), "text": f"{filler} {passage} {filler}"},
+        )
+    session.flush()
+    typed = "The comittee agreed that every copy of the minutes should be burned at once."
+    matches = lookup.lookup(session, typed, limit=100)["matches"]
+    assert {m["document_id"]: m["exact"] for m in matches} == {
+        "faithful": faithful,
+        "misquoting": misquoting,
+    }

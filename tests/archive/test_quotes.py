@@ -18,6 +18,7 @@ from archive.normalize import normalize
 from archive.quotes import (
     DEFAULT_MIN_SCORE,
     QuoteMatch,
+    block_patterns,
     block_places,
     candidate_terms,
     find_in_text,
@@ -263,5 +264,5 @@ def test_a_passage_is_cut_into_blocks_of_three_the_last_taking_the_rest() -> Non
 
 def test_block_places_find_blocks_across_case_and_punctuation_never_inside_words() -> None:
     text = "We must, abolish it. Yet we mustn't abolish; swe must abolishes. WE MUST ABOLISH"
-    places = block_places(text, [["we", "must", "abolish"]])
+    places = block_places(text, block_patterns([["we", "must", "abolish"]]))
     assert [text[a:b] for a, b, _ in places] == ["We must, abolish", "WE MUST ABOLISH"]
