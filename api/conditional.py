@@ -17,9 +17,14 @@ from fastapi.responses import JSONResponse, Response
 from archive.errors import PreconditionFailed
 
 
+def body_etag(body: bytes) -> str:
+    """A strong ETag for these representation bytes."""
+    return '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+
+
 def etag_of(payload: Any) -> str:
     body = json.dumps(jsonable_encoder(payload), sort_keys=True, ensure_ascii=False, default=str)
-    return '"' + hashlib.sha256(body.encode("utf-8")).hexdigest()[:32] + '"'
+    return body_etag(body.encode("utf-8"))
 
 
 def _tags(header: str) -> list[str]:
@@ -68,13 +73,26 @@ def respond(
     )
 
 
-def respond_plain(request: Request, payload: dict[str, Any]) -> Response:
-    """As `respond`, for a payload of plain JSON types only (dicts, lists, str, numbers,
-    None), as large answers are: serialized once, with the ETag the hash of those bytes.
-    `jsonable_encoder` walks every value, and an answer of a thousand matches paid for that
-    more than for finding them."""
+def plain_json(payload: dict[str, Any]) -> tuple[bytes, str]:
+    """A payload of plain JSON types only (dicts, lists, str, numbers, None), as large
+    answers are, serialized once, and its ETag: the hash of those bytes. `jsonable_encoder`
+    walks every value, and an answer of a thousand matches paid for that more than for
+    finding them."""
     content = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
-    etag = '"' + hashlib.sha256(content).hexdigest()[:32] + '"'
+    return content, body_etag(content)
+
+
+def send_plain(
+    request: Request, content: bytes, etag: str, headers: dict[str, str] | None = None
+) -> Response:
+    """`plain_json`'s bytes with their ETag; 304 when a GET's If-None-Match already has it."""
     if request.method in ("GET", "HEAD") and not_modified(request, etag):
         return Response(status_code=304, headers={"ETag": etag})
-    return Response(content, media_type="application/json", headers={"ETag": etag})
+    return Response(
+        content, media_type="application/json", headers={"ETag": etag, **(headers or {})}
+    )
+
+
+def respond_plain(request: Request, payload: dict[str, Any]) -> Response:
+    """As `respond`, for a payload of plain JSON types only (see `plain_json`)."""
+    return send_plain(request, *plain_json(payload))

@@ -19,6 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
+from api.principal import bearer_token
 from archive import keys
 from archive.db import is_sqlite, writer
 from archive.errors import Forbidden, Unauthorized
@@ -96,13 +97,12 @@ async def get_key(request: Request, session: SessionDep) -> ApiKey | None:
     Only a request that carries a key costs a database look-up (in the thread pool); the
     rest, every anonymous read, is answered on the event loop.
     """
-    header = request.headers.get("authorization")
-    if not header:
+    if not request.headers.get("authorization"):
         return None
-    scheme, _, secret = header.partition(" ")
-    if scheme.lower() != "bearer" or not secret.strip():
+    secret = bearer_token(request.headers)
+    if secret is None:
         raise Unauthorized("Authorization: expected `Bearer <key>`")
-    key = await run_in_threadpool(keys.authenticate, session, secret.strip())
+    key = await run_in_threadpool(keys.authenticate, session, secret)
     if key is None:
         raise Unauthorized("the API key is unknown or revoked")
     request.state.key_name = key.name

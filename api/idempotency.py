@@ -38,7 +38,7 @@ from archive.models import IdempotencyRecord
 
 log = logging.getLogger("archive.api")
 
-HEADER = "idempotency-key"
+HEADER = b"idempotency-key"
 SCOPE_KEY = "archive.idempotency"
 _VALID_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 WAIT_FOR_FIRST_SECONDS = 5.0  # how long a retry waits for a concurrent first request
@@ -92,7 +92,7 @@ class IdempotencyMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "POST":
             return await self.app(scope, receive, send)
-        raw = next((v for k, v in scope["headers"] if k == b"idempotency-key"), None)
+        raw = next((v for k, v in scope["headers"] if k == HEADER), None)
         if raw is None:
             return await self.app(scope, receive, send)
         context = Context(key=raw.decode("latin-1"))

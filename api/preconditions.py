@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import logging
 import struct
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
@@ -34,6 +33,7 @@ from starlette.datastructures import Headers
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.conditional import body_etag
 from api.deps import SHARED_SESSION, SessionDep
 from api.principal import key_of
 from archive import keys
@@ -41,18 +41,12 @@ from archive.changes import LOCK_NAMESPACE
 from archive.db import is_sqlite
 from archive.errors import PreconditionFailed
 
-log = logging.getLogger("archive.api")
-
 CONDITIONAL_WRITES = ("PATCH", "PUT", "DELETE")
 WRITES = ("POST", *CONDITIONAL_WRITES)
 RESOURCE_LOCK_NAMESPACE = LOCK_NAMESPACE + 1
 CREATE_LOCK = 0  # in RESOURCE_LOCK_NAMESPACE; resource keys are hashes, 0 is as good as any
 # Not a resource: liveness must never be a 304. (The export is left alone as a stream.)
 NO_ETAG_PATHS = ("/v1/health",)
-
-
-def body_etag(body: bytes) -> str:
-    return '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
 
 
 def _tags(header: str) -> list[str]:
@@ -148,26 +142,16 @@ def _lock_key(path: str) -> int:
     return struct.unpack(">i", hashlib.sha256(top.encode()).digest()[:4])[0]
 
 
-def _hold_creates(session: Session) -> None:
-    """Serialize creates, as SQLite does by itself (BEGIN IMMEDIATE). Routes pick free ids
-    (slugs of titles, "-2", "-3" …) by looking at what is committed; two concurrent creates
-    on PostgreSQL would pick the same one and all but one would fail."""
-    connection = session.connection()
-    if not is_sqlite(connection.engine):
-        session.execute(
-            text("SELECT pg_advisory_xact_lock(:ns, :key)"),
-            {"ns": RESOURCE_LOCK_NAMESPACE, "key": CREATE_LOCK},
-        )
-
-
-def _hold_resource(session: Session, path: str) -> None:
+def _hold(session: Session, key: int) -> None:
     """Begin the write's transaction now (SQLite: BEGIN IMMEDIATE, the write lock) and, on
-    PostgreSQL, lock the resource until commit."""
+    PostgreSQL, take the advisory lock `key` until commit: `CREATE_LOCK` for creates (routes
+    pick free ids, slugs of titles, "-2", "-3" …, from what is committed, so two concurrent
+    creates would pick the same one), `_lock_key(path)` for a resource's writes."""
     connection = session.connection()
     if not is_sqlite(connection.engine):
         session.execute(
             text("SELECT pg_advisory_xact_lock(:ns, :key)"),
-            {"ns": RESOURCE_LOCK_NAMESPACE, "key": _lock_key(path)},
+            {"ns": RESOURCE_LOCK_NAMESPACE, "key": key},
         )
 
 
@@ -241,9 +225,9 @@ async def guard_writes(request: Request, session: SessionDep) -> AsyncIterator[N
 async def _check(request: Request, session: Session) -> None:
     path = request.url.path
     if request.method == "POST":
-        await run_in_threadpool(_hold_creates, session)
+        await run_in_threadpool(_hold, session, CREATE_LOCK)
         return
-    await run_in_threadpool(_hold_resource, session, path)
+    await run_in_threadpool(_hold, session, _lock_key(path))
     header = request.headers.get("if-match")
     if not header:
         return

@@ -18,7 +18,7 @@ from sqlalchemy import delete, func, select
 from sqlmodel import Session
 
 from archive import changes, csl
-from archive.documents import check_id, check_storable, get_document, get_text
+from archive.documents import check_id, check_storable, check_text, get_document, get_text
 from archive.errors import Conflict, InvalidInput, NotFound
 from archive.models import CITATION_STATUSES, Citation, CitationSpan, Span, utcnow
 from archive.pagination import Page, decode_cursor, encode_cursor
@@ -85,18 +85,6 @@ def check_csl(item: Any, citation_id: str) -> dict[str, Any]:
         ]
         raise InvalidInput(f"csl: {exc.detail}", errors=errors) from None
     return item
-
-
-def _check_text(value: Any, field: str, limit: int, *, nullable: bool) -> str | None:
-    if value is None:
-        if nullable:
-            return None
-        raise InvalidInput(f"{field}: must not be null")
-    if not isinstance(value, str):
-        raise InvalidInput(f"{field}: must be a string")
-    if len(value) > limit:
-        raise InvalidInput(f"{field}: longer than {limit} characters")
-    return check_storable(value, field)
 
 
 def _check_status(value: Any) -> str:
@@ -170,7 +158,7 @@ def create_citation(
             raise Conflict(f"a citation with id {citation_id!r} already exists", id=citation_id)
     else:
         citation_id = _free_id(session)
-    raw = _check_text(data.get("raw", ""), "raw", MAX_RAW, nullable=False) or ""
+    raw = check_text(data.get("raw", ""), "raw", MAX_RAW, nullable=False) or ""
     status = _check_status(data.get("status") or ("empty" if raw == "" else "ok"))
     _check_raw(session, document_id, raw, status)
     item = check_csl(data.get("csl") or {"type": "document"}, citation_id)
@@ -179,11 +167,11 @@ def create_citation(
     citation = Citation(
         id=citation_id,
         document_id=document_id,
-        label=_check_text(data.get("label"), "label", MAX_LABEL, nullable=True),
+        label=check_text(data.get("label"), "label", MAX_LABEL, nullable=True),
         raw=raw,
         csl=item,
         status=status,
-        note=_check_text(data.get("note"), "note", MAX_NOTE, nullable=True),
+        note=check_text(data.get("note"), "note", MAX_NOTE, nullable=True),
         created_by=actor,
         created_at=now,
         updated_at=now,
@@ -288,11 +276,11 @@ def update_citation(
         field = sorted(unknown)[0]
         raise InvalidInput(f"{field}: not a citation field that can be changed")
     if "label" in data:
-        citation.label = _check_text(data["label"], "label", MAX_LABEL, nullable=True)
+        citation.label = check_text(data["label"], "label", MAX_LABEL, nullable=True)
     if "note" in data:
-        citation.note = _check_text(data["note"], "note", MAX_NOTE, nullable=True)
+        citation.note = check_text(data["note"], "note", MAX_NOTE, nullable=True)
     if "raw" in data:
-        citation.raw = _check_text(data["raw"], "raw", MAX_RAW, nullable=False) or ""
+        citation.raw = check_text(data["raw"], "raw", MAX_RAW, nullable=False) or ""
     if "status" in data:
         citation.status = _check_status(data["status"])
     elif "raw" in data and (citation.raw == "") != (citation.status == "empty"):

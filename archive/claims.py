@@ -22,7 +22,14 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Session
 
 from archive import changes
-from archive.documents import check_id, check_storable, check_tags, free_id
+from archive.documents import (
+    check_id,
+    check_storable,
+    check_tags,
+    check_text,
+    contains_pattern,
+    free_id,
+)
 from archive.errors import Conflict, InvalidInput, NotFound
 from archive.models import STANCES, Claim, Evidence, Span, utcnow
 from archive.pagination import Page, decode_cursor, encode_cursor
@@ -125,16 +132,6 @@ def _check_statement(value: Any) -> str:
     return check_storable(value, "statement")
 
 
-def _check_note(value: Any, where: str = "note") -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise InvalidInput(f"{where}: must be a string")
-    if len(value) > MAX_NOTE:
-        raise InvalidInput(f"{where}: longer than {MAX_NOTE} characters")
-    return check_storable(value, where)
-
-
 def _check_stance(value: Any) -> str:
     if value not in STANCES:
         raise InvalidInput(f"stance: must be one of {', '.join(STANCES)}")
@@ -171,7 +168,7 @@ def create_claim(session: Session, data: dict[str, Any], *, actor: str | None = 
         id=claim_id,
         statement=statement,
         tags=check_tags(data.get("tags")),
-        note=_check_note(data.get("note")),
+        note=check_text(data.get("note"), "note", MAX_NOTE, nullable=True),
         created_by=actor,
         created_at=now,
         updated_at=now,
@@ -195,10 +192,6 @@ def _tag_condition(session: Session, tag: str) -> Any:
         return type_coerce(Claim.tags, JSONB).contains([tag])
     values = func.json_each(Claim.tags).table_valued("value")
     return exists(select(literal(1)).select_from(values).where(values.c.value == tag))
-
-
-def _like_escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def list_claims(
@@ -227,7 +220,7 @@ def list_claims(
         conditions.append(_tag_condition(session, tag))
     for word in (q or "").split():
         check_storable(word, "q")
-        pattern = f"%{_like_escape(word.lower())}%"
+        pattern = contains_pattern(word)
         conditions.append(func.lower(Claim.statement).like(pattern, escape="\\"))
     query, _, status_column = _viewing(conditions)
     if status is not None:
@@ -261,7 +254,7 @@ def update_claim(
     if "tags" in data:
         claim.tags = check_tags(data["tags"])
     if "note" in data:
-        claim.note = _check_note(data["note"])
+        claim.note = check_text(data["note"], "note", MAX_NOTE, nullable=True)
     claim.updated_at = utcnow()
     session.add(claim)
     changes.record(session, "claim", claim_id, "update", actor)
@@ -274,11 +267,12 @@ def delete_claim(session: Session, claim_id: str, *, actor: str | None = None) -
     claim = session.get(Claim, claim_id)
     if claim is None:
         raise NotFound(f"no claim with id {claim_id!r}", id=claim_id)
-    for evidence_id in session.execute(
-        select(Evidence.id).where(Evidence.claim_id == claim_id).order_by(Evidence.id)
-    ).scalars():
-        session.delete(session.get(Evidence, evidence_id))
-        changes.record(session, "evidence", evidence_id, "delete", actor)
+    evidence = session.execute(
+        select(Evidence).where(Evidence.claim_id == claim_id).order_by(Evidence.id)
+    ).scalars()
+    for row in evidence.all():  # read whole before deleting: no autoflush mid-read
+        session.delete(row)
+        changes.record(session, "evidence", row.id, "delete", actor)
     session.flush()
     session.delete(claim)
     changes.record(session, "claim", claim_id, "delete", actor)
@@ -327,7 +321,7 @@ def add_evidence(
             f"{span.document_id!r}); it cannot be evidence"
         )
     stance = _check_stance(data.get("stance"))
-    note = _check_note(data.get("note"))
+    note = check_text(data.get("note"), "note", MAX_NOTE, nullable=True)
     existing = session.execute(
         select(Evidence.id).where(and_(Evidence.claim_id == claim_id, Evidence.span_id == span_id))
     ).scalar_one_or_none()
@@ -402,7 +396,7 @@ def update_evidence(
     if "stance" in data:
         view.evidence.stance = _check_stance(data["stance"])
     if "note" in data:
-        view.evidence.note = _check_note(data["note"])
+        view.evidence.note = check_text(data["note"], "note", MAX_NOTE, nullable=True)
     session.add(view.evidence)
     changes.record(session, "evidence", evidence_id, "update", actor)
     session.flush()

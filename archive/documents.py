@@ -106,6 +106,20 @@ def free_id(session: Session, model: Any, base: str) -> str:
     return f"{base}-{n}"
 
 
+def check_text(value: Any, field: str, limit: int, *, nullable: bool) -> str | None:
+    """A free-text field: a string of at most `limit` characters that can be stored (None
+    too, when `nullable`)."""
+    if value is None:
+        if nullable:
+            return None
+        raise InvalidInput(f"{field}: must not be null")
+    if not isinstance(value, str):
+        raise InvalidInput(f"{field}: must be a string")
+    if len(value) > limit:
+        raise InvalidInput(f"{field}: longer than {limit} characters")
+    return check_storable(value, field)
+
+
 MAX_TAG = 64
 MAX_TAGS = 50
 
@@ -298,7 +312,8 @@ def _published_bounds() -> tuple[Any, Any]:
     return low, high
 
 
-def _pad(value: str, *, high: bool) -> str:
+def pad_published(value: str, *, high: bool) -> str:
+    """A YYYY or YYYY-MM date as the first (or, `high`, the last) day it covers."""
     check_published(value)
     return value + ("-12-31" if high else "-01-01")[len(value) - 4 :]
 
@@ -320,18 +335,16 @@ def list_documents(
         conditions.append(Document.kind == kind)
     if creator:
         creators_text = func.lower(func.cast(Document.creators, Text()))
-        conditions.append(creators_text.like(f"%{_like_escape(creator.lower())}%", escape="\\"))
+        conditions.append(creators_text.like(contains_pattern(creator), escape="\\"))
     low, high = _published_bounds()
     if published_from:
-        bound = _pad(published_from, high=False)
+        bound = pad_published(published_from, high=False)
         conditions.append(and_(Document.published.is_not(None), high >= bound))
     if published_to:
-        bound = _pad(published_to, high=True)
+        bound = pad_published(published_to, high=True)
         conditions.append(and_(Document.published.is_not(None), low <= bound))
     for word in (q or "").split():
-        conditions.append(
-            func.lower(Document.title).like(f"%{_like_escape(word.lower())}%", escape="\\")
-        )
+        conditions.append(func.lower(Document.title).like(contains_pattern(word), escape="\\"))
     total = session.execute(
         select(func.count()).select_from(Document).where(*conditions)
     ).scalar_one()
@@ -344,5 +357,8 @@ def list_documents(
     return Page(items=rows[:limit], total=total, next_cursor=next_cursor)
 
 
-def _like_escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+def contains_pattern(value: str) -> str:
+    """A LIKE pattern (escape character `\\`) for text that contains `value` in lower case:
+    `%`, `_` and `\\` in it match only themselves."""
+    escaped = value.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"

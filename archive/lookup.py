@@ -66,7 +66,6 @@ REGION_MARGIN = 64  # characters around a region beyond the query's own length
 class Occurrence:
     document_id: str
     document_title: str
-    rank: int  # of the document among the candidates
     start: int
     end: int
     exact: str
@@ -76,21 +75,6 @@ class Occurrence:
     match: str
     spans: list[dict[str, Any]] = field(default_factory=list)
     claims: list[str] = field(default_factory=list)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "document_id": self.document_id,
-            "document_title": self.document_title,
-            "start": self.start,
-            "end": self.end,
-            "exact": self.exact,
-            "prefix": self.prefix,
-            "suffix": self.suffix,
-            "score": self.score,
-            "match": self.match,
-            "spans": self.spans,
-            "claims": self.claims,
-        }
 
 
 # --- checks -----------------------------------------------------------------------------------
@@ -326,13 +310,14 @@ def lookup(
     score = float(min_score)
     terms = quotes.candidate_terms(query)
     found: list[Occurrence] = []
-    tokens = len(quotes.index_tokens(query))
+    tokens = quotes.index_tokens(query)
+    window = len(tokens) + max(NEAR_SLACK, len(tokens) // 4)
     plan = None
     for size in BLOCK_SIZES:
         plan = search.passage_candidates(
             session,
-            quotes.index_blocks(query, size),
-            window=tokens + max(NEAR_SLACK, tokens // 4),
+            quotes.blocks_of(tokens, size),
+            window=window,
             documents=restrict,
             kind=kind,
             limit=MAX_PASSAGE_CANDIDATES,
@@ -342,28 +327,29 @@ def lookup(
     if plan is not None and plan.document_ids:
         texts = _current_texts(session, plan.document_ids, kind)
         patterns = quotes.block_patterns(plan.intact)
-        for rank, doc_id in enumerate(plan.document_ids):
+        need = math.ceil(len(plan.intact) / 2)  # blocks a region must hold
+        for doc_id in plan.document_ids:
             if doc_id not in texts:
                 continue
             title, body = texts[doc_id]
             places = quotes.block_places(body, patterns)
             if places:  # on PostgreSQL, blocks far apart pass the index too: none here
-                where = _clusters(body, places, math.ceil(len(plan.intact) / 2), len(query))
+                where = _clusters(body, places, need, len(query))
             else:  # the blocks differ here in accents or a mark the index ignores
                 where = regions(body, terms, len(query))
             if where:
                 matches = find_occurrences(query, body, terms, min_score=score, where=where)
-                found += _occurrences(doc_id, title, body, rank, matches)
+                found += _occurrences(doc_id, title, body, matches)
     if not found:
         found = _by_words(session, query, terms, restrict, kind, score, limit)
     found.sort(key=lambda o: (-o.score, o.document_id, o.start))
     found = found[:limit]
     _annotate(session, found)
-    return {"query": query, "matches": [o.as_dict() for o in found]}
+    return {"query": query, "matches": [vars(o) for o in found]}
 
 
 def _occurrences(
-    doc_id: str, title: str, body: str, rank: int, matches: list[quotes.QuoteMatch]
+    doc_id: str, title: str, body: str, matches: list[quotes.QuoteMatch]
 ) -> list[Occurrence]:
     found = []
     for m in matches:
@@ -372,7 +358,6 @@ def _occurrences(
             Occurrence(
                 document_id=doc_id,
                 document_title=title,
-                rank=rank,
                 start=m.start,
                 end=m.end,
                 exact=body[m.start : m.end],
@@ -397,18 +382,16 @@ def _by_words(
     """The fallback when the passage's blocks give no candidates (a short or much-altered
     quotation): documents ranked by its distinctive words, read a round at a time."""
     found: list[Occurrence] = []
-    rank = 0
     for round_ids in _candidates(session, terms, restrict, max(FIRST_ROUND, min(limit, 100))):
         texts = _current_texts(session, round_ids, kind)
         matched: list[bool] = []
         for doc_id in round_ids:
-            rank += 1
             if doc_id not in texts:
                 continue
             title, body = texts[doc_id]
             matches = find_occurrences(query, body, terms, min_score=min_score)
             matched.append(bool(matches))
-            found += _occurrences(doc_id, title, body, rank, matches)
+            found += _occurrences(doc_id, title, body, matches)
         if matched:
             bottom = matched[-max(1, len(matched) // 4) :]
             if not any(bottom):

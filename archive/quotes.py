@@ -182,7 +182,11 @@ def index_blocks(query: str, size: int = BLOCK_WORDS) -> list[list[str]]:
     damage falls in; at a score of 0.8 most blocks of a real quotation survive intact, and a
     document that holds the passage holds all of them, side by side.
     """
-    tokens = index_tokens(query)
+    return blocks_of(index_tokens(query), size)
+
+
+def blocks_of(tokens: list[str], size: int = BLOCK_WORDS) -> list[list[str]]:
+    """`index_blocks` of a query already split into `index_tokens`."""
     blocks = [tokens[i : i + size] for i in range(0, len(tokens), size)]
     if len(blocks) > 1 and len(blocks[-1]) < size:
         last = blocks.pop()

@@ -34,7 +34,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlmodel import Session
 
-from archive.documents import check_published
+from archive.documents import check_published, contains_pattern, pad_published
 from archive.errors import BadQuery, InvalidInput
 from archive.models import DOCUMENT_KINDS
 from archive.pagination import MAX_LIMIT, decode_cursor, encode_cursor
@@ -353,15 +353,6 @@ def _engine_for(session: Session, query: SearchQuery, params: dict[str, Any]) ->
 # --- filters -------------------------------------------------------------------------------
 
 
-def _like(value: str) -> str:
-    escaped = value.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
-def _pad(value: str, *, high: bool) -> str:
-    return value + ("-12-31" if high else "-01-01")[len(value) - 4 :]
-
-
 def _document_conditions(
     filters: Filters, engine: _Engine, table: str, params: dict[str, Any]
 ) -> list[str]:
@@ -371,17 +362,17 @@ def _document_conditions(
         params["kind"] = filters.kind
         conditions.append(f"{table}.kind = :kind")
     if filters.creator:
-        params["creator"] = _like(filters.creator)
+        params["creator"] = contains_pattern(filters.creator)
         conditions.append(engine.creator_matches(table))
     if filters.published_from:
         # an item matches every range its (partial) date overlaps, as in /v1/documents
-        params["published_from"] = _pad(filters.published_from, high=False)
+        params["published_from"] = pad_published(filters.published_from, high=False)
         conditions.append(
             f"{table}.published || substr('-12-31', length({table}.published) - 3) "
             ">= :published_from"
         )
     if filters.published_to:
-        params["published_to"] = _pad(filters.published_to, high=True)
+        params["published_to"] = pad_published(filters.published_to, high=True)
         conditions.append(
             f"{table}.published || substr('-01-01', length({table}.published) - 3) <= :published_to"
         )
@@ -404,7 +395,7 @@ def _conditions(
         params["type"] = filters.type
         conditions.append("i.type = :type")
     if filters.speaker:
-        params["speaker"] = _like(filters.speaker)
+        params["speaker"] = contains_pattern(filters.speaker)
         conditions.append("i.type = 'span' AND lower(i.speaker) LIKE :speaker ESCAPE '\\'")
     own = _document_conditions(filters, engine, "i", params)
     of_claim = _document_conditions(filters, engine, "d", params)
@@ -703,7 +694,6 @@ class PassageCandidates:
 
     document_ids: list[str]
     intact: list[list[str]]  # the blocks found somewhere in the archive, in query order
-    complete: bool  # False when more documents matched than were asked for
 
 
 def passage_candidates(
@@ -739,7 +729,7 @@ def passage_candidates(
     if not blocks or (documents is not None and not documents):
         return None
     pg = session.get_bind().dialect.name == "postgresql"
-    params: dict[str, Any] = {"n": limit + 1}
+    params: dict[str, Any] = {"n": limit}
     restrict = _only_documents(documents, params)
     if kind is not None:
         params["kind"] = kind
@@ -753,8 +743,7 @@ def passage_candidates(
     if len(telling) > 2:  # any one of them may be spoiled in the source itself
         groups = [telling[:k] + telling[k + 1 :] for k in range(len(telling))]
     ids = _documents_with(session, groups, window, params, restrict, pg)
-    complete = len(ids) <= limit
-    return PassageCandidates(document_ids=ids[:limit], intact=intact, complete=complete)
+    return PassageCandidates(document_ids=ids, intact=intact)
 
 
 FOUND, ABSENT, IGNORED = "found", "absent", "ignored"

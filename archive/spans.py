@@ -20,7 +20,15 @@ from sqlmodel import Session
 from archive import changes
 from archive.anchoring import check_offsets, context, locate
 from archive.claims import evidence_claims_for_span, slugify
-from archive.documents import check_id, check_storable, check_tags, get_document, get_text
+from archive.documents import (
+    check_id,
+    check_storable,
+    check_tags,
+    contains_pattern,
+    free_id,
+    get_document,
+    get_text,
+)
 from archive.errors import BadQuery, Conflict, InvalidInput, NotFound
 from archive.fidelity import fidelity
 from archive.models import (
@@ -198,17 +206,7 @@ def _free_id(session: Session, exact: str) -> str:
     base = slugify(words)[:48].rstrip("-")
     if base in ("", "claim"):
         base = "span"
-    taken = set(
-        session.execute(
-            select(Span.id).where((Span.id == base) | Span.id.like(f"{base}-%"))
-        ).scalars()
-    )
-    if base not in taken:
-        return base
-    n = 2
-    while f"{base}-{n}" in taken:
-        n += 1
-    return f"{base}-{n}"
+    return free_id(session, Span, base)
 
 
 def _link(session: Session, span_id: str, citation_ids: list[str]) -> None:
@@ -293,10 +291,6 @@ def citation_ids_of(session: Session, span_ids: list[str]) -> dict[str, list[str
     return result
 
 
-def _like_escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 def _position(cursor: str | None) -> tuple[str, int, int, str] | None:
     position = decode_cursor(cursor, "d", "s", "e", "i")
     if position is None:
@@ -337,7 +331,7 @@ def list_spans(
         conditions.append(Span.anchor_status == anchor_status)
     if speaker is not None:
         check_storable(speaker, "speaker")
-        pattern = f"%{_like_escape(speaker.lower())}%"
+        pattern = contains_pattern(speaker)
         conditions.append(func.lower(Span.speaker).like(pattern, escape="\\"))
     total = session.execute(select(func.count()).select_from(Span).where(*conditions)).scalar_one()
     key = tuple_(Span.document_id, Span.start, Span.end, Span.id)

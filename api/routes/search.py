@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from sqlmodel import Session
 
-from api.conditional import not_modified
+from api.conditional import plain_json, send_plain
 from api.deps import Reader, SessionDep
 from api.errors import responses
 from api.schemas.search import SearchResults
@@ -110,13 +108,11 @@ def search(
         cached = _search(session, q, filters, limit=limit, cursor=cursor)
         cache.put(version, key, cached)  # not reached by a bad query: that raised a 400
     content, etag, next_cursor = cached
-    if not_modified(request, etag):
-        return Response(status_code=304, headers={"ETag": etag})
-    headers = {"ETag": etag}
+    headers = {}
     if next_cursor:
         # Built per request: the link carries the request's own host and parameters.
         headers["Link"] = f'<{request.url.include_query_params(cursor=next_cursor)}>; rel="next"'
-    return Response(content, media_type="application/json", headers=headers)
+    return send_plain(request, content, etag, headers)
 
 
 def _search(
@@ -136,7 +132,4 @@ def _search(
         "next_cursor": results.next_cursor,
         "ignored": results.ignored,
     }
-    # Serialized once (the body is plain JSON types already); the ETag is the bytes' hash.
-    content = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
-    etag = '"' + hashlib.sha256(content).hexdigest()[:32] + '"'
-    return content, etag, results.next_cursor
+    return (*plain_json(body), results.next_cursor)

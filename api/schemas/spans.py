@@ -177,12 +177,6 @@ class FidelityRead(BaseModel):
     )
 
 
-class TextReplace(Strict):
-    """The JSON form of PUT /v1/documents/{id}/text (text/plain works too)."""
-
-    text: Text = Field(min_length=1)
-
-
 class AnchoringCounts(BaseModel):
     exact: int
     moved: int
