@@ -24,7 +24,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from archive import bundled, keys, transfer
-from archive.db import engine_for, migrate, session_scope
+from archive.db import engine_for, migrate, refresh_statistics, session_scope
 from archive.errors import ArchiveError
 from archive.settings import get_settings
 
@@ -103,6 +103,8 @@ def cmd_import(args: argparse.Namespace) -> int:
         session_scope(engine, write=True) as session,
     ):
         report = transfer.import_lines(session, lines, actor=args.actor, progress=step)
+    if report:
+        refresh_statistics(engine)
     out.print(f"Imported {report or 'nothing'}.")
     return 0
 

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
@@ -106,6 +106,18 @@ def session_scope(engine: Engine, *, write: bool = False) -> Iterator[Session]:
 # Objects the migrations create by hand (full-text indexes and their shadow tables) that
 # have no model; autogenerate must leave them alone.
 UNMODELLED_PREFIXES = ("search_", "sqlite_")
+
+
+def refresh_statistics(engine: Engine) -> None:
+    """After a bulk load on PostgreSQL, ANALYZE, so that the planner knows the new rows at
+    once rather than when autovacuum gets to them (it would plan the first searches and
+    lookups for nearly empty tables). SQLite's planner needs nothing: its joins that matter
+    are ordered in the SQL (CROSS JOIN)."""
+    if is_sqlite(engine):
+        return
+    with engine.connect() as connection:
+        connection.execute(text("ANALYZE"))
+        connection.commit()
 
 
 def include_object(obj, name, type_, reflected, compare_to) -> bool:  # noqa: ANN001

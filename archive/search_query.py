@@ -171,7 +171,8 @@ def _first_invalid(text: str) -> int | None:
     return None
 
 
-def _split_words(text: str) -> list[str]:
+def split_words(text: str) -> list[str]:
+    """The words of `text` as the parser sees them: runs of word characters, NFC."""
     words: list[str] = []
     current: list[str] = []
     for ch in text:
@@ -186,7 +187,7 @@ def _split_words(text: str) -> list[str]:
 
 
 def _words_term(text: str) -> Term | None:
-    words = _split_words(text)
+    words = split_words(text)
     if not words:
         return None
     if len(words) == 1:

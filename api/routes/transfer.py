@@ -11,8 +11,8 @@ from sqlalchemy.exc import DataError, IntegrityError
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import Admin, Reader, SessionDep, SettingsDep
-from api.errors import problem, responses
+from api.deps import Admin, Reader, SessionDep
+from api.errors import responses
 from api.schemas.claims import ImportResult
 from archive import transfer
 from archive.db import is_sqlite
@@ -62,17 +62,6 @@ def export(request: Request, _: Reader) -> StreamingResponse:
     )
 
 
-async def _body(request: Request, limit: int) -> bytes | None:
-    """The request body, or None as soon as it grows past `limit` bytes."""
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 def _lines(body: bytes) -> list[str]:
     try:
         text = body.decode("utf-8")
@@ -94,16 +83,11 @@ def _lines(body: bytes) -> list[str]:
     },
     responses=responses(401, 403, 413, 422),
 )
-async def import_archive(
-    request: Request, session: SessionDep, settings: SettingsDep, key: Admin
-) -> Response:
+async def import_archive(request: Request, session: SessionDep, key: Admin) -> Response:
     """Takes what `GET /v1/export` gives (a line without `type` is a document). Every line is
     checked before anything is written: a malformed line is a 422 naming its number, and then
     nothing lands. Ids already in the archive are refused the same way."""
-    body = await _body(request, settings.max_body_bytes)
-    if body is None:
-        return problem(413, f"the body is larger than {settings.max_body_bytes} bytes")
-    lines = _lines(body)
+    lines = _lines(await request.body())  # a body over ARCHIVE_MAX_BODY_BYTES: 413 (api.limits)
     counts = await run_in_threadpool(_import, session, lines, key.name)
     return JSONResponse({"imported": counts, "lines": transfer.count_lines(lines)})
 

@@ -9,6 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, text
+
+from archive.db import normalize_url
 
 ARCHIVE = [sys.executable, "-m", "archive.cli"]
 
@@ -77,6 +80,29 @@ def test_import_is_all_or_nothing(fresh_database: str, tmp_path: Path) -> None:
         "b": "B",
         "c": "C",
     }
+
+
+def test_import_refreshes_postgresql_statistics(fresh_database: str, tmp_path: Path) -> None:
+    """After a bulk import the planner knows the new rows at once (ANALYZE on PostgreSQL),
+    instead of planning the first searches for empty tables until autovacuum runs."""
+    if not fresh_database.startswith("postgresql"):
+        pytest.skip("SQLite has nothing to refresh")
+    run(fresh_database, "init", "--empty")
+    path = tmp_path / "docs.ndjson"
+    path.write_text(json.dumps({"title": "A", "text": "alpha"}) + "\n", encoding="utf-8")
+    run(fresh_database, "import", str(path))
+    engine = create_engine(normalize_url(fresh_database))
+    try:
+        with engine.connect() as connection:
+            analyzed = connection.execute(
+                text(
+                    "SELECT last_analyze IS NOT NULL FROM pg_stat_user_tables "
+                    "WHERE relname = 'documents'"
+                )
+            ).scalar_one()
+    finally:
+        engine.dispose()
+    assert analyzed
 
 
 def test_import_reports_bad_fields_by_line(fresh_database: str) -> None:
