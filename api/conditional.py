@@ -28,15 +28,24 @@ def etag_of(payload: Any) -> str:
 
 
 def _tags(header: str) -> list[str]:
-    return [t.strip().removeprefix("W/") for t in header.split(",") if t.strip()]
+    return [t.strip() for t in header.split(",") if t.strip()]
+
+
+def none_match(header: str, etag: str) -> bool:
+    """If-None-Match uses the weak comparison: W/"x" matches "x"."""
+    tags = [t.removeprefix("W/") for t in _tags(header)]
+    return "*" in tags or etag.removeprefix("W/") in tags
+
+
+def if_match(header: str, etag: str) -> bool:
+    """If-Match uses the strong comparison: a weak tag never matches."""
+    tags = _tags(header)
+    return "*" in tags or (not etag.startswith("W/") and etag in tags)
 
 
 def not_modified(request: Request, etag: str) -> bool:
     header = request.headers.get("if-none-match")
-    if not header:
-        return False
-    tags = _tags(header)
-    return "*" in tags or etag in tags
+    return bool(header) and none_match(header, etag)
 
 
 def check_if_match(request: Request, current: Any) -> None:
@@ -44,11 +53,8 @@ def check_if_match(request: Request, current: Any) -> None:
     header = request.headers.get("if-match")
     if not header:
         return
-    tags = [t.strip() for t in header.split(",") if t.strip()]
-    if "*" in tags:
-        return
     etag = etag_of(current)
-    if etag not in tags:
+    if not if_match(header, etag):
         raise PreconditionFailed(
             f"the resource has changed (its ETag is now {etag}); fetch it again and retry"
         )

@@ -19,7 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
-from api.principal import bearer_token
+from api.principal import authenticate, bearer_token, remembered_key
 from archive import keys
 from archive.db import is_sqlite, writer
 from archive.errors import Forbidden, Unauthorized
@@ -102,7 +102,9 @@ async def get_key(request: Request, session: SessionDep) -> ApiKey | None:
     secret = bearer_token(request.headers)
     if secret is None:
         raise Unauthorized("Authorization: expected `Bearer <key>`")
-    key = await run_in_threadpool(keys.authenticate, session, secret)
+    known, key = remembered_key(request, session, secret)
+    if not known:
+        key = await run_in_threadpool(authenticate, request, session, secret)
     if key is None:
         raise Unauthorized("the API key is unknown or revoked")
     request.state.key_name = key.name

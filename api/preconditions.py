@@ -6,9 +6,10 @@
 - `guard_writes` (app-wide): a PATCH, PUT or DELETE with `If-Match` is refused with
   412 — before the route runs, so nothing changes — unless the tag is the current ETag of
   the resource, i.e. of what a GET of the same path answers right now, or of a resource it
-  belongs to (a GET of an enclosing path: the document's ETag for its /text, a claim's for
-  its evidence; such a route may still insist on its own). The GET is made in-process through
-  the router, on the write's own session and after the write has taken its lock (SQLite's
+  belongs to (a GET of an enclosing path: the document's ETag for its /text; a claim's
+  passes here for its evidence, but the evidence routes insist on the evidence's own). This
+  is the only If-Match check the other routes have. The GET is made in-process through the
+  router, on the write's own session and after the write has taken its lock (SQLite's
   write lock; on PostgreSQL an advisory lock per resource that every PATCH/PUT/DELETE of
   that resource takes), so no other write can slip in between the check and the change.
   On PostgreSQL creates (POST) are serialized too, as SQLite serializes every write: routes
@@ -33,7 +34,7 @@ from starlette.datastructures import Headers
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.conditional import body_etag
+from api.conditional import body_etag, if_match, none_match
 from api.deps import SHARED_SESSION, SessionDep
 from api.principal import key_of
 from archive import keys
@@ -47,22 +48,6 @@ RESOURCE_LOCK_NAMESPACE = LOCK_NAMESPACE + 1
 CREATE_LOCK = 0  # in RESOURCE_LOCK_NAMESPACE; resource keys are hashes, 0 is as good as any
 # Not a resource: liveness must never be a 304. (The export is left alone as a stream.)
 NO_ETAG_PATHS = ("/v1/health",)
-
-
-def _tags(header: str) -> list[str]:
-    return [t.strip() for t in header.split(",") if t.strip()]
-
-
-def none_match(header: str, etag: str) -> bool:
-    """If-None-Match uses the weak comparison: W/"x" matches "x"."""
-    tags = [t.removeprefix("W/") for t in _tags(header)]
-    return "*" in tags or etag.removeprefix("W/") in tags
-
-
-def if_match(header: str, etag: str) -> bool:
-    """If-Match uses the strong comparison: a weak tag never matches."""
-    tags = _tags(header)
-    return "*" in tags or (not etag.startswith("W/") and etag in tags)
 
 
 # --- ETags for GET responses that lack one ------------------------------------------------

@@ -18,11 +18,17 @@ from sqlalchemy import delete, func, select
 from sqlmodel import Session
 
 from archive import changes, csl
-from archive.documents import check_id, check_storable, check_text, get_document, get_text
+from archive.documents import (
+    check_id,
+    check_storable,
+    check_text,
+    get_document,
+    get_text,
+    random_id,
+)
 from archive.errors import Conflict, InvalidInput, NotFound
 from archive.models import CITATION_STATUSES, Citation, CitationSpan, Span, utcnow
 from archive.pagination import Page, decode_cursor, encode_cursor
-from archive.transfer import new_id
 
 Format = Literal["csl-json", "bibtex", "text"]
 FORMATS: tuple[str, ...] = ("csl-json", "bibtex", "text")
@@ -157,7 +163,7 @@ def create_citation(
         if session.get(Citation, citation_id) is not None:
             raise Conflict(f"a citation with id {citation_id!r} already exists", id=citation_id)
     else:
-        citation_id = _free_id(session)
+        citation_id = random_id(session, Citation, "cit")
     raw = check_text(data.get("raw", ""), "raw", MAX_RAW, nullable=False) or ""
     status = _check_status(data.get("status") or ("empty" if raw == "" else "ok"))
     _check_raw(session, document_id, raw, status)
@@ -182,13 +188,6 @@ def create_citation(
     changes.record(session, "citation", citation_id, "create", actor)
     session.flush()
     return citation
-
-
-def _free_id(session: Session) -> str:
-    while True:
-        candidate = new_id("cit")
-        if session.get(Citation, candidate) is None:
-            return candidate
 
 
 def get_citation(session: Session, citation_id: str) -> Citation:

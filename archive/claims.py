@@ -29,11 +29,11 @@ from archive.documents import (
     check_text,
     contains_pattern,
     free_id,
+    random_id,
 )
 from archive.errors import Conflict, InvalidInput, NotFound
 from archive.models import STANCES, Claim, Evidence, Span, utcnow
 from archive.pagination import Page, decode_cursor, encode_cursor
-from archive.transfer import new_id
 
 STATUSES = ("corroborated", "single-source", "contested", "unsupported")
 CLAIM_FIELDS = ("statement", "tags", "note")
@@ -293,10 +293,7 @@ def _evidence_id(session: Session, claim_id: str, document_id: str) -> str:
     base = f"{claim_id}--{document_id}"
     if len(base) <= 60:
         return free_id(session, Evidence, base)
-    while True:
-        candidate = new_id("ev")
-        if session.get(Evidence, candidate) is None:
-            return candidate
+    return random_id(session, Evidence, "ev")
 
 
 def add_evidence(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import secrets
 import unicodedata
 from dataclasses import dataclass
 from datetime import date
@@ -104,6 +105,19 @@ def free_id(session: Session, model: Any, base: str) -> str:
     while f"{base}-{n}" in taken:
         n += 1
     return f"{base}-{n}"
+
+
+def new_id(prefix: str) -> str:
+    """`<prefix>-<12 hex digits>`: an id for a record that has no name to make one from."""
+    return f"{prefix}-{secrets.token_hex(6)}"
+
+
+def random_id(session: Session, model: Any, prefix: str) -> str:
+    """A `new_id` not yet taken by `model`."""
+    while True:
+        candidate = new_id(prefix)
+        if session.get(model, candidate) is None:
+            return candidate
 
 
 def check_text(value: Any, field: str, limit: int, *, nullable: bool) -> str | None:

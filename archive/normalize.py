@@ -45,7 +45,6 @@ from array import array
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cached_property
 from itertools import accumulate
 from operator import add
 
@@ -201,17 +200,6 @@ class Normalized:
 
     def __len__(self) -> int:
         return len(self.text)
-
-    @cached_property
-    def positions(self) -> dict[str, tuple[int, ...]]:
-        """Word → indices at which it occurs (computed once, used by quote matching).
-
-        Tuples of ints, not lists, so that the garbage collector need not track them.
-        """
-        index: dict[str, list[int]] = {}
-        for i, w in enumerate(self.words):
-            index.setdefault(w, []).append(i)
-        return {w: tuple(p) for w, p in index.items()}
 
     def word_at(self, i: int) -> int:
         """Index of the word containing normalized offset `i` (or the word before the space)."""

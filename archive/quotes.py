@@ -308,8 +308,8 @@ def _fuzzy(
     m = len(q.norm.words)
     if m < 2:  # one word: its exact and normalized occurrences are all there is
         return []
-    positions = norm.positions
-    hits = sorted((p, w) for w in q.counts for p in positions.get(w, ()))
+    counts = q.counts
+    hits = [(p, w) for p, w in enumerate(norm.words) if w in counts]  # in text order
     if not hits:
         return []
     span = m + max(2, m // 4)  # window length in words: the text may hold a few more words

@@ -10,7 +10,6 @@ bundled corpus, by their exact text (with prefix/suffix where it repeats).
 from __future__ import annotations
 
 import json
-import secrets
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -24,6 +23,7 @@ from archive.documents import (
     _check_metadata,
     check_id,
     check_storable,
+    new_id,
     sha256,
     slugify,
 )
@@ -68,10 +68,6 @@ def parse_time(value: Any, where: str) -> datetime | None:
     except ValueError:
         raise InvalidInput(f"{where}: {value!r} is not an RFC 3339 time") from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def new_id(prefix: str) -> str:
-    return f"{prefix}-{secrets.token_hex(6)}"
 
 
 # --- export -----------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Body, Path, Query, Request
 from fastapi.responses import Response
 from sqlmodel import Session
 
-from api.conditional import check_if_match, etag_of, not_modified, respond
+from api.conditional import etag_of, not_modified, respond
 from api.deps import Reader, SessionDep, Writer
 from api.errors import responses
 from api.schemas import DocumentCreate, DocumentRead, DocumentUpdate, PageOf
@@ -152,7 +152,6 @@ def update_document(
     body: Annotated[DocumentUpdate, Body()],
 ) -> Response:
     """Metadata only, never the text. Send `If-Match: <ETag>` to refuse a stale update."""
-    check_if_match(request, present_one(session, documents.get_document(session, doc_id)))
     doc = documents.update_document(
         session, doc_id, body.model_dump(exclude_unset=True), actor=key.name
     )
@@ -168,7 +167,6 @@ def update_document(
     responses=responses(401, 403, 404, 409, 412),
 )
 def delete_document(
-    request: Request,
     session: SessionDep,
     key: Writer,
     doc_id: DocId,
@@ -178,7 +176,6 @@ def delete_document(
 ) -> Response:
     """Deletes the document, its texts, spans and citations. Refused (409) while its spans
     are evidence for claims, unless `cascade=true`."""
-    check_if_match(request, present_one(session, documents.get_document(session, doc_id)))
     documents.delete_document(session, doc_id, cascade=cascade, actor=key.name)
     session.commit()
     return Response(status_code=204)

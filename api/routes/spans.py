@@ -8,7 +8,7 @@ from fastapi import APIRouter, Body, Path, Query, Request
 from fastapi.responses import Response
 from sqlmodel import Session
 
-from api.conditional import check_if_match, respond
+from api.conditional import respond
 from api.deps import Reader, SessionDep, SettingsDep, Writer
 from api.errors import responses
 from api.routes.documents import Cursor, DocId, Limit, page_response
@@ -152,17 +152,8 @@ def list_document_spans(
     cursor: Cursor = None,
 ) -> Response:
     """In text order (start, then end)."""
-    documents.get_document(session, doc_id)
-    page = spans.list_spans(
-        session,
-        document=doc_id,
-        kind=kind,
-        speaker=speaker,
-        anchor_status=anchor_status,
-        limit=limit,
-        cursor=cursor,
-    )
-    return page_response(request, page, _present_page(session, page.items))
+    documents.get_document(session, doc_id)  # 404 for a document that does not exist
+    return list_spans(request, session, _, doc_id, kind, speaker, anchor_status, limit, cursor)
 
 
 @router.get(
@@ -258,7 +249,6 @@ def update_span(
     """Change kind, speaker, quoted_from, note, tags or citation_ids; send `start`/`end` or
     `exact` (+ `prefix`/`suffix`) to re-target it in the current text, as on create. Send
     `If-Match: <ETag>` to refuse a stale update."""
-    check_if_match(request, present_one(session, spans.get_span(session, span_id)))
     span = spans.update_span(session, span_id, body.model_dump(exclude_unset=True), actor=key.name)
     payload = present_one(session, span)
     session.commit()
@@ -271,10 +261,9 @@ def update_span(
     status_code=204,
     responses=responses(401, 403, 404, 409, 412),
 )
-def delete_span(request: Request, session: SessionDep, key: Writer, span_id: SpanId) -> Response:
+def delete_span(session: SessionDep, key: Writer, span_id: SpanId) -> Response:
     """Refused (409, naming them in `claims`) while the span is evidence for claims: remove
     that evidence first. Spans that quote this one lose their `quoted_from`."""
-    check_if_match(request, present_one(session, spans.get_span(session, span_id)))
     spans.delete_span(session, span_id, actor=key.name)
     session.commit()
     return Response(status_code=204)

@@ -116,6 +116,38 @@ def test_a_lost_update_is_refused(writer: TestClient) -> None:
     assert writer.get(url).json()["description"] == "first"
 
 
+def test_a_new_text_takes_the_etag_of_the_document_or_of_its_text(writer: TestClient) -> None:
+    """Either says "nothing changed since I read it"; once the text changed, neither does."""
+    url = "/v1/documents/fear-backstage"
+    text = writer.get(f"{url}/text")
+    document_etag, text_etag = writer.get(url).headers["etag"], text.headers["etag"]
+    plain = {"Content-Type": "text/plain; charset=utf-8"}
+    first = writer.put(
+        f"{url}/text",
+        content=text.text + "\nA.",
+        headers={"If-Match": text_etag, **plain},
+    )
+    assert first.status_code == 200, first.text
+    for stale in (text_etag, document_etag):
+        refused = writer.put(f"{url}/text", content=text.text, headers={"If-Match": stale, **plain})
+        assert refused.status_code == 412, refused.text
+    assert writer.get(f"{url}/text").text == text.text + "\nA."
+    current = writer.get(url).headers["etag"]
+    restored = writer.put(f"{url}/text", content=text.text, headers={"If-Match": current, **plain})
+    assert restored.status_code == 200 and writer.get(f"{url}/text").text == text.text
+
+
+def test_evidence_takes_only_its_own_etag(writer: TestClient) -> None:
+    """The claim's ETag says nothing about one link's stance or note."""
+    claim = "/v1/claims/speech-date-25-february"
+    url = f"{claim}/evidence/speech-date-25-february--siegelbaum"
+    claim_etag, own = writer.get(claim).headers["etag"], writer.get(url).headers["etag"]
+    refused = writer.patch(url, json={"note": "checked"}, headers={"If-Match": claim_etag})
+    assert refused.status_code == 412 and writer.get(url).json()["note"] != "checked"
+    changed = writer.patch(url, json={"note": "checked"}, headers={"If-Match": own})
+    assert changed.status_code == 200 and changed.json()["note"] == "checked"
+
+
 def test_if_match_on_a_missing_resource_is_a_404(writer: TestClient) -> None:
     response = writer.patch(
         "/v1/documents/no-such-document", json={"title": "x"}, headers={"If-Match": STALE}

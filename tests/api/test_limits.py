@@ -57,6 +57,26 @@ def test_a_chunked_body_over_the_limit_is_413(writer: TestClient) -> None:
     _problem(writer.patch("/v1/documents/fear-backstage", content=chunks()), 413)
 
 
+def test_an_import_over_the_limit_is_413_and_imports_nothing(
+    client: TestClient, admin_key: str
+) -> None:
+    """The import reads its NDJSON body whole; streamed past the limit, it is refused before
+    a line is imported."""
+
+    def lines() -> Iterator[bytes]:
+        for n in range(MAX_BODY // 64 + 2):
+            yield b'{"title": "Line %05d", "text": "padding padding padding padding padding"}\n' % n
+
+    before = client.get("/v1/documents").json()["total"]
+    response = client.post(
+        "/v1/import",
+        content=lines(),
+        headers={"Authorization": f"Bearer {admin_key}", "Content-Type": "application/x-ndjson"},
+    )
+    assert str(MAX_BODY) in _problem(response, 413)["detail"]
+    assert client.get("/v1/documents").json()["total"] == before
+
+
 def test_a_chunked_body_under_the_limit_is_read(writer: TestClient) -> None:
     def chunks() -> Iterator[bytes]:
         yield b'{"title": "Streamed", '
