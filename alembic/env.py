@@ -16,6 +16,7 @@ from archive.settings import get_settings
 
 config = context.config
 
+
 def run(connection: Connection) -> None:
     context.configure(
         connection=connection,
