@@ -21,7 +21,8 @@ Measured, at each size:
 - latency: wall time of each HTTP request from a keep-alive client, p50 and p99, over the
   truth queries plus VARIANTS more damaged copies of each planted passage (each query asked
   once, with the same limit, so an answer of hundreds of matches is timed whole; a few other
-  queries warm the server up first);
+  queries warm the server up first); also p50 by the size of the answer, since the time a
+  lookup takes follows the number of matches it aligns and sends;
 - the baseline, in the same run: rapidfuzz `fuzz.partial_ratio` of the query against every
   text, in-process (no HTTP); a text is reported when it scores at least 80 (the lookup's
   min_score, on rapidfuzz's 0-100 scale), at the offsets of `partial_ratio_alignment`.
@@ -181,6 +182,19 @@ def copies(texts: dict[str, str], truth: list[dict[str, Any]]) -> str:
     return f"documents holding each planted passage verbatim: {counts}"
 
 
+def by_answer_size(f: Figures) -> str:
+    """p50 latency of the answers of each size: the time a lookup takes follows the number
+    of matches it aligns and sends, and that number grows with the corpus here."""
+    parts = []
+    for low, high in ((0, 20), (21, 100), (101, 500), (501, LIMIT)):
+        times = [t for t, n in zip(f.latencies, f.answered, strict=True) if low <= n <= high]
+        if times:
+            parts.append(
+                f"{low}-{high} matches: {statistics.median(times) * 1000:.1f} ms ({len(times)})"
+            )
+    return "p50 by answer size: " + ", ".join(parts)
+
+
 def row(name: str, f: Figures) -> str:
     return (
         f"  {name:<16} recall {f.found:>3}/{f.planted:<3} {f.recall():>6.1%} "
@@ -224,6 +238,7 @@ def test_quote_lookup_at_scale(
             f"  matches per answer (every occurrence scoring >= 0.8): median "
             f"{statistics.median(archive.answered):.0f}, max {max(archive.answered)}"
         )
+        print(f"  {by_answer_size(archive)}")
         print(f"  {copies(texts, size_truth)}")
         if archive.missed:
             print(
