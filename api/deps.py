@@ -102,9 +102,8 @@ async def get_key(request: Request, session: SessionDep) -> ApiKey | None:
     secret = bearer_token(request.headers)
     if secret is None:
         raise Unauthorized("Authorization: expected `Bearer <key>`")
-    known, key = remembered_key(request, session, secret)
-    if not known:
-        key = await run_in_threadpool(authenticate, request, session, secret)
+    known = remembered_key(request, session, secret)
+    key = known[0] if known else await run_in_threadpool(authenticate, request, session, secret)
     if key is None:
         raise Unauthorized("the API key is unknown or revoked")
     request.state.key_name = key.name

@@ -38,29 +38,23 @@ def key_of(request: Request, session: Session) -> ApiKey | None:
     return authenticate(request, session, token)
 
 
-_UNKNOWN = object()
-
-
-def _remembered(request: Request, session: Session, token: str) -> object:
+def remembered_key(request: Request, session: Session, token: str) -> tuple[ApiKey | None] | None:
+    """`(key,)` when `authenticate` already looked this token up for the request (the key
+    may be None: unknown or revoked), else None; no database work, so callers on the event
+    loop need no thread."""
     known = getattr(request.state, "api_key", None)
     if known is not None and known[0] is session and known[1] == token:
-        return known[2]
-    return _UNKNOWN
+        return (known[2],)
+    return None
 
 
 def authenticate(request: Request, session: Session, token: str) -> ApiKey | None:
     """`keys.authenticate`, once per request and session: the idempotency check, the write
     guard and the route's own auth dependency all ask who is writing; all but the first
     are answered from the request's state."""
-    key = _remembered(request, session, token)
-    if key is _UNKNOWN:
-        key = keys.authenticate(session, token)
-        request.state.api_key = (session, token, key)
-    return key  # type: ignore[return-value]
-
-
-def remembered_key(request: Request, session: Session, token: str) -> tuple[bool, ApiKey | None]:
-    """(True, key) when `authenticate` already looked this token up for the request, without
-    touching the database (so callers on the event loop need no thread)."""
-    key = _remembered(request, session, token)
-    return (False, None) if key is _UNKNOWN else (True, key)  # type: ignore[return-value]
+    known = remembered_key(request, session, token)
+    if known is not None:
+        return known[0]
+    key = keys.authenticate(session, token)
+    request.state.api_key = (session, token, key)
+    return key

@@ -132,6 +132,10 @@ def _check_statement(value: Any) -> str:
     return check_storable(value, "statement")
 
 
+def _check_note(value: Any) -> str | None:
+    return check_text(value, "note", MAX_NOTE, nullable=True)
+
+
 def _check_stance(value: Any) -> str:
     if value not in STANCES:
         raise InvalidInput(f"stance: must be one of {', '.join(STANCES)}")
@@ -168,7 +172,7 @@ def create_claim(session: Session, data: dict[str, Any], *, actor: str | None = 
         id=claim_id,
         statement=statement,
         tags=check_tags(data.get("tags")),
-        note=check_text(data.get("note"), "note", MAX_NOTE, nullable=True),
+        note=_check_note(data.get("note")),
         created_by=actor,
         created_at=now,
         updated_at=now,
@@ -254,7 +258,7 @@ def update_claim(
     if "tags" in data:
         claim.tags = check_tags(data["tags"])
     if "note" in data:
-        claim.note = check_text(data["note"], "note", MAX_NOTE, nullable=True)
+        claim.note = _check_note(data["note"])
     claim.updated_at = utcnow()
     session.add(claim)
     changes.record(session, "claim", claim_id, "update", actor)
@@ -318,7 +322,7 @@ def add_evidence(
             f"{span.document_id!r}); it cannot be evidence"
         )
     stance = _check_stance(data.get("stance"))
-    note = check_text(data.get("note"), "note", MAX_NOTE, nullable=True)
+    note = _check_note(data.get("note"))
     existing = session.execute(
         select(Evidence.id).where(and_(Evidence.claim_id == claim_id, Evidence.span_id == span_id))
     ).scalar_one_or_none()
@@ -393,7 +397,7 @@ def update_evidence(
     if "stance" in data:
         view.evidence.stance = _check_stance(data["stance"])
     if "note" in data:
-        view.evidence.note = check_text(data["note"], "note", MAX_NOTE, nullable=True)
+        view.evidence.note = _check_note(data["note"])
     session.add(view.evidence)
     changes.record(session, "evidence", evidence_id, "update", actor)
     session.flush()

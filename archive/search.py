@@ -247,7 +247,7 @@ class _SQLite(_Engine):
                     kinds[kind] += n
                 if year:
                     years[year] += n
-                for name in _group_names(group_creators):
+                for name in _stored_names(group_creators):
                     creators[name] += n
 
     def creator_matches(self, table: str) -> str:
@@ -438,9 +438,9 @@ def _names(creators: Any) -> list[str]:
 
 
 @lru_cache(maxsize=4096)
-def _group_names(creators: str) -> tuple[str, ...]:
-    """The creator names of a facet group (its creators as stored: JSON text). The same few
-    creator lists recur in every search, so each is parsed once per worker."""
+def _stored_names(creators: str) -> tuple[str, ...]:
+    """The creator names in creators stored as JSON text. The same few creator lists recur
+    in every search, so each is parsed once per worker."""
     return tuple(_names(creators))
 
 
@@ -467,7 +467,6 @@ def _facets(
     counters: Counters = {name: Counter() for name in FACETS}
     engine.count_facets(session, where, params, counters)
     total = sum(counters["type"].values())
-    names: dict[str, list[str]] = {}
     if counters["type"]["claim"]:
         claims: dict[str, set[tuple[str, str]]] = {}
         for claim_id, kind, creators, year in engine.rows(
@@ -481,7 +480,7 @@ def _facets(
         ):
             claims.setdefault(claim_id, set()).update(
                 [("kind", kind), ("year", year)]
-                + [("creator", name) for name in _creator_names(names, creators)]
+                + [("creator", name) for name in _creator_names(creators)]
             )
         for values in claims.values():
             for facet, value in values:
@@ -490,11 +489,12 @@ def _facets(
     return total, {name: _facet_list(counter) for name, counter in counters.items()}
 
 
-def _creator_names(cache: dict[str, list[str]], creators: Any) -> list[str]:
-    key = creators if isinstance(creators, str) else json.dumps(creators, sort_keys=True)
-    if key not in cache:
-        cache[key] = _names(creators)
-    return cache[key]
+def _creator_names(creators: Any) -> tuple[str, ...]:
+    """`_stored_names` of creators as SQLite gives them (JSON text) or PostgreSQL (jsonb,
+    parsed)."""
+    if not isinstance(creators, str):
+        creators = json.dumps(creators, sort_keys=True)
+    return _stored_names(creators)
 
 
 # --- search --------------------------------------------------------------------------------

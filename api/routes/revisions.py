@@ -105,7 +105,7 @@ def replace_text(
     marked `orphaned`, never dropped. Answers the new revision and how many spans fared how.
     The text sent being the current one changes nothing. `If-Match` takes the ETag of the
     document or of its text."""
-    document = documents.get_document(session, doc_id)
+    documents.get_document(session, doc_id)  # 404 before the body is read
     text = _text_of(request, body)
     result = revisions.replace_text(session, doc_id, text, actor=key.name)
     session.commit()
@@ -118,7 +118,7 @@ def replace_text(
     return JSONResponse(
         payload,
         headers={
-            "ETag": _text_etag(document.text_sha256),
+            "ETag": _text_etag(documents.sha256(text)),  # the text stored is the text sent
             "X-Text-Revision": str(result.revision),
         },
     )
