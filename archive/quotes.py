@@ -197,15 +197,18 @@ def blocks_of(tokens: list[str], size: int = BLOCK_WORDS) -> list[list[str]]:
 def block_patterns(blocks: list[list[str]]) -> list[re.Pattern[str]]:
     """For `block_places`: each block's words in order, separated by anything but letters
     and digits, in lower case. Made once per lookup, used on every candidate's text."""
+    # After the last word no letter may follow, but digits may: a footnote number glued to
+    # the word (`personality1`) does not hide the place.
     return [
-        re.compile(r"[^\w]+".join(re.escape(w) for w in block) + r"(?![^\W_])") for block in blocks
+        re.compile(r"[^\w]+".join(re.escape(w) for w in block) + r"(?![^\W\d_])")
+        for block in blocks
     ]
 
 
 def block_places(text: str, patterns: list[re.Pattern[str]]) -> list[tuple[int, int, int]]:
     """(start, end, block number) of every place one of the blocks (`block_patterns`)
     occurs in an original text, any case, in text order (`we must abolish` is found in
-    "We must, abolish" but not in "swe must abolishes")."""
+    "We must, abolish" and in "we must abolish12", but not in "swe must abolishes")."""
     lowered = text.lower()
     if len(lowered) != len(text):  # lower-casing changed lengths (`İ`): offsets would drift
         lowered = "".join(c.lower() if len(c.lower()) == 1 else c for c in text)
@@ -261,12 +264,17 @@ def find_in_text(
 
 
 def _exact(needle: str, text: str) -> Iterable[tuple[int, int]]:
-    """Verbatim occurrences that neither start nor end inside a word."""
+    """Verbatim occurrences that neither start nor end inside a word. A footnote number
+    glued to the last word (`heart5`) is not part of the word: the quote ends before it."""
     i = text.find(needle)
     while i != -1:
         j = i + len(needle)
         before_ok = i == 0 or not (needle[0].isalnum() and text[i - 1].isalnum())
-        after_ok = j == len(text) or not (needle[-1].isalnum() and text[j].isalnum())
+        after_ok = (
+            j == len(text)
+            or not (needle[-1].isalnum() and text[j].isalnum())
+            or (needle[-1].isalpha() and text[j].isdigit())
+        )
         if before_ok and after_ok:
             yield (i, j)
         i = text.find(needle, i + 1)

@@ -725,9 +725,11 @@ def passage_candidates(
     shares common words or phrases with it does not.
 
     On PostgreSQL a block of stop words only is not in the index: it counts as surviving
-    but is not looked for. Returns None when fewer than two blocks survive (or, for a
-    passage of one or two blocks, none), or when the index holds none of them: the caller
-    then falls back to ranking documents by the passage's words (`candidate_documents`).
+    but is not looked for; when every block is made of stop words, the current texts are
+    scanned for them instead (`_scan_texts`). Returns None when fewer than two blocks
+    survive (or, for a passage of one or two blocks, none), or when the index holds none of
+    them: the caller then falls back to ranking documents by the passage's words
+    (`candidate_documents`).
     An approximate occurrence in which the source's own differences and the copy's spoil
     two blocks or more is not among the candidates: blocks trade that for not reading
     every text.
@@ -741,6 +743,8 @@ def passage_candidates(
         params["kind"] = kind
         restrict += " AND i.kind = :kind"
     states = [_block_state(session, b, pg) for b in blocks]
+    if all(state == IGNORED for state in states):  # PostgreSQL, stop words only
+        return PassageCandidates(_scan_texts(session, blocks, params, restrict), blocks)
     intact = [b for b, state in zip(blocks, states, strict=True) if state != ABSENT]
     telling = [b for b, state in zip(blocks, states, strict=True) if state == FOUND]
     if not telling or (len(intact) < 2 and len(blocks) > 2):
@@ -776,6 +780,33 @@ def _block_state(session: Session, block: list[str], pg: bool) -> str:
         return IGNORED if empty else FOUND if occurs else ABSENT
     sql = "SELECT 1 FROM search_fts WHERE search_fts MATCH :m LIMIT 1"
     return FOUND if _driver_rows(session, sql, {"m": "body: " + _phrase(block)}) else ABSENT
+
+
+def _scan_texts(
+    session: Session, blocks: list[list[str]], params: dict[str, Any], restrict: str
+) -> list[str]:
+    """Ids of the documents whose current text holds the blocks (all of them but any one,
+    when there are more than two) as runs of words, any case, in id order.
+
+    For PostgreSQL and a passage made of stop words only (`What will we do?`), which its
+    index does not hold: a regular expression over every current text, slower than the
+    index, for a rare kind of query.
+    """
+    params = dict(params)
+    tests = []
+    for k, block in enumerate(blocks):
+        # Index tokens are runs of letters and digits: nothing in them is special here.
+        params[f"r{k}"] = r"\m" + "[^[:alnum:]]+".join(block) + r"\M"
+        tests.append(f"(t.text ~* :r{k})::int")
+    params["need"] = len(blocks) - 1 if len(blocks) > 2 else len(blocks)
+    sql = (
+        "SELECT i.item_id FROM search_items i "
+        "JOIN documents d ON d.id = i.item_id "
+        "JOIN document_texts t ON t.document_id = d.id AND t.revision = d.revision "
+        f"WHERE i.type = 'document'{restrict} AND {' + '.join(tests)} >= :need "
+        "ORDER BY i.item_id LIMIT :n"
+    )
+    return [row[0] for row in session.execute(text(sql), params)]
 
 
 def _documents_with(

@@ -332,3 +332,60 @@ def test_a_source_that_misquotes_a_word_is_found_from_a_mistyped_copy(session: S
         "faithful": faithful,
         "misquoting": misquoting,
     }
+
+
+def test_an_editorial_aside_before_the_first_intact_block_is_inside_the_match(
+    session: Session,
+) -> None:
+    """The student's typo spoils the passage's first block, and the source has an editorial
+    aside right there: the region aligned around the other blocks must still reach back to
+    the passage's first word."""
+    passage = (
+        "The committee [of the Central Committee, as the minutes call it] agreed that every "
+        "copy of the minutes should be burned at once."
+    )
+    filler = " ".join(["The delegates sat in silence while the report went on."] * 4)
+    documents.create_document(
+        session, {"id": "aside", "title": "Aside", "text": f"{filler} {passage} {filler}"}
+    )
+    session.flush()
+    typed = "The comittee agreed that every copy of the minutes should be burned at once."
+    matches = lookup.lookup(session, typed, limit=100)["matches"]
+    assert [(m["document_id"], m["exact"]) for m in matches] == [("aside", passage)]
+
+
+def test_every_occurrence_is_found_even_one_with_a_footnote_number_glued_on(
+    session: Session, seeds: dict[str, str]
+) -> None:
+    """The brief has "his cult of personality1" (a note marker) and, later, a plain "cult of
+    personality"; a lookup answers both, the first without its marker."""
+    text = seeds[BRIEF]
+    glued, _ = at(text, "cult of personality1")
+    plain = at(text, "cult of personality", 1)
+    assert plain[0] != glued
+    found = [p for p in positions(lookup.lookup(session, "cult of personality")) if p[0] == BRIEF]
+    assert sorted(found) == sorted(
+        [(BRIEF, glued, glued + len("cult of personality")), (BRIEF, *plain)]
+    )
+
+
+def test_a_verbatim_quote_before_a_footnote_number_is_exact(
+    session: Session, seeds: dict[str, str]
+) -> None:
+    typed = "pills to calm his weak heart"
+    [match] = lookup.lookup(session, typed)["matches"]
+    assert (match["document_id"], match["start"], match["end"]) == (BRIEF, *at(seeds[BRIEF], typed))
+    assert (match["match"], match["score"]) == ("exact", 1.0)
+    assert seeds[BRIEF][match["end"]] == "9"
+
+
+@pytest.mark.parametrize("typed", ["What will we do?", "what will we do", "there will be no more"])
+def test_a_quote_of_stop_words_only_is_found_on_both_databases(
+    session: Session, seeds: dict[str, str], typed: str
+) -> None:
+    """PostgreSQL's index leaves stop words out; such a quote is looked for in the texts."""
+    matches = lookup.lookup(session, typed)["matches"]
+    assert matches
+    best = matches[0]
+    assert best["exact"].lower().rstrip("?") == typed.lower().rstrip("?")
+    assert best["start"] == seeds[best["document_id"]].find(best["exact"])
