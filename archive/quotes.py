@@ -13,7 +13,10 @@ every occurrence of the query in each of them, in three passes:
    character level, its bounds chosen among nearby word boundaries, and scored by the Indel
    similarity of normalized query and passage (stricter for queries under 40 characters),
    capped at 0.98. This tolerates dropped, added and changed words, typos and swapped
-   letters, and finds every approximate occurrence, not only the best.
+   letters, and finds every approximate occurrence, not only the best. A fuzzy match must
+   also hold most of the query: 70% of its words, in order, or 90% of its characters
+   (`_covers`). A passage that shares only a run of words with a longer sentence is not
+   a copy of it.
 
 Scores are banded (exact 1.0 > normalized 0.99 > fuzzy ≤ 0.98), so sorting matches from
 several documents by score alone keeps the better kinds first.
@@ -33,7 +36,7 @@ from functools import lru_cache
 from typing import Literal
 
 from rapidfuzz import fuzz
-from rapidfuzz.distance import Indel
+from rapidfuzz.distance import Indel, LCSseq
 
 from archive.normalize import Normalized, normalize
 
@@ -69,6 +72,8 @@ STOP_WORDS = frozenset(_STOP_WORDS_TEXT.split())
 _STOP_WEIGHT = 0.25
 _SPACES = re.compile(r"\s+")
 WINDOW_SHARE = 0.4  # of the query's word weight a window must hold to be aligned
+WORD_SHARE = 0.7  # of the query's words, in order, a fuzzy match must hold (`_covers`)
+CHAR_SHARE = 0.9  # ... or else of its characters
 
 _QUOTE_MARKS = str.maketrans(
     {
@@ -360,11 +365,27 @@ def _fuzzy(
                 we = min(we, x)
         score, a, b = _align(q, norm, ws, we)
         tried.append((min(a, lo), max(b, hi + 1)))
-        if b > a:
+        if b > a and _covers(q, norm, a, b):
             results.append((score, a, b))
             if score >= min_score:
                 blocked.append((a, b))
     return results
+
+
+def _covers(q: _Query, norm: Normalized, a: int, b: int) -> bool:
+    """Whether words [a, b) hold most of the query: at least WORD_SHARE of its words, in
+    order, or else CHAR_SHARE of its characters (`ns` is one word, `n.s.` two).
+
+    Character similarity alone lets a passage that shares a run of six or seven words with
+    a longer sentence pass for it (`We must tell the truth about the crimes of Stalin`
+    against `that the truth about the crimes of Stalin's`: 0.86); a student's copy keeps
+    most words whole (a typo, a dropped or changed word or two).
+    """
+    query = q.norm.words
+    if LCSseq.similarity(query, norm.words[a:b]) >= WORD_SHARE * len(query):
+        return True
+    passage = norm.text[norm.starts[a] : norm.word_end(b - 1)]
+    return LCSseq.similarity(q.norm.text, passage) >= CHAR_SHARE * len(q.norm.text)
 
 
 def _align(q: _Query, norm: Normalized, ws: int, we: int) -> tuple[float, int, int]:
@@ -400,13 +421,22 @@ def _align(q: _Query, norm: Normalized, ws: int, we: int) -> tuple[float, int, i
         )
         return (d - bonus, d)
 
+    # the query's own first and last words, where the window has them: a passage with
+    # words added inside it may start or end further out than the reach
+    firsts = [k for k in range(ws, we) if words[k] == first]
+    lasts = [k + 1 for k in range(ws, we) if words[k] == last]
+
     def best_start(b: int) -> tuple[tuple[int, int], int]:
-        return min((cost(a, b), a) for a in range(max(ws, a0 - reach), min(b, a0 + reach + 1)))
+        starts = {*range(max(ws, a0 - reach), min(b, a0 + reach + 1))}
+        starts.update(a for a in firsts if b - 2 * m <= a < b)
+        return min((cost(a, b), a) for a in starts)
 
     def best_end(a: int) -> tuple[tuple[int, int], int]:
-        # ends near where the alignment ended, and near where the query's length would end
+        # ends near where the alignment ended, near where the query's length would end,
+        # and at the query's last word
         ends = {*range(b0 - reach, b0 + reach + 1), *range(a + m - reach, a + m + reach + 1)}
         ends.add(a + 1)
+        ends.update(b for b in lasts if b <= a + 2 * m)
         return min((cost(a, b), b) for b in ends if a < b <= we)
 
     # coordinate descent (start, end, start again): linear in the reach, not quadratic

@@ -149,6 +149,23 @@ def test_a_quotation_that_is_not_in_the_archive_finds_nothing(
     assert lookup.lookup(session, absent)["matches"] == []
 
 
+@pytest.mark.parametrize(
+    ("invented", "shares"),
+    [
+        ("We must tell the truth about the crimes of Stalin", "the truth about the crimes of"),
+        ("the truth about the crimes of the Soviet Union", "the truth about the crimes of"),
+        ("Stalin had used extreme methods against the party", "Stalin had used extreme methods"),
+    ],
+)
+def test_a_sentence_that_only_shares_a_run_of_words_with_a_source_is_not_found(
+    session: Session, seeds: dict[str, str], invented: str, shares: str
+) -> None:
+    """Made of the corpus's own words, and sharing six or seven of them with a passage
+    (which scores above 0.8 on characters alone), but not a copy of anything."""
+    assert any(shares in text for text in seeds.values())
+    assert lookup.lookup(session, invented)["matches"] == []
+
+
 def test_min_score_limit_and_documents_narrow_the_answer(session: Session) -> None:
     query = "the cult of personality"
     everything = lookup.lookup(session, query, limit=100)["matches"]
