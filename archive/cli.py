@@ -85,9 +85,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def _read_lines(path: str) -> list[str]:
     if path == "-":
-        return sys.stdin.read().splitlines()
+        return transfer.split_lines(sys.stdin.read())
     try:
-        return Path(path).read_text(encoding="utf-8").splitlines()
+        return transfer.split_lines(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ArchiveError(f"{path}: no such file") from None
     except UnicodeDecodeError as exc:

@@ -329,6 +329,16 @@ def import_lines(
     return report
 
 
+def split_lines(text: str) -> list[str]:
+    """An NDJSON text's lines: split at line feeds only (with a carriage return before one
+    dropped), since U+2028, U+2029 and U+0085, which `str.splitlines` also splits at, may
+    stand unescaped inside a JSON string, as the export writes them."""
+    lines = [line.removesuffix("\r") for line in text.split("\n")]
+    if lines and not lines[-1]:
+        lines.pop()
+    return lines
+
+
 def count_lines(lines: list[str]) -> int:
     return sum(1 for line in lines if line.strip())
 

@@ -68,7 +68,7 @@ def _lines(body: bytes) -> list[str]:
     except UnicodeDecodeError as exc:
         line = body[: exc.start].count(b"\n") + 1
         raise InvalidInput(f"line {line}: not UTF-8 (byte {exc.start} of the body)") from None
-    return text.removeprefix("\ufeff").splitlines()
+    return transfer.split_lines(text.removeprefix("\ufeff"))
 
 
 @router.post(

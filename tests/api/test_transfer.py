@@ -254,3 +254,51 @@ def test_hostile_imports_never_give_a_5xx(
         assert client.get("/v1/claims/c").status_code == 404
     else:  # accepted or refused by the import's checks, as they tighten; never a 5xx
         assert response.status_code in (200, 422), response.text
+
+
+LINE_LIKE = "a😀b\r\nc\u2028line\u2029para\u0085next"  # str.splitlines() splits at all of them
+
+
+def separators_export(url: str) -> bytes:
+    """The export of an archive holding one document whose text has those separators."""
+    source, secret = empty_archive(url)
+    with source:
+        created = source.post(
+            "/v1/documents",
+            json={"id": "separators", "title": "Separators", "text": LINE_LIKE},
+            headers={"Authorization": f"Bearer {secret}"},
+        )
+        assert created.status_code == 201, created.text
+        exported = source.get("/v1/export").content
+    assert "\u2028".encode() in exported and "\u0085".encode() in exported
+    return exported
+
+
+def test_texts_with_unicode_line_separators_survive_an_http_round_trip(
+    fresh_database: str, another_database: str
+) -> None:
+    """The export writes U+2028, U+2029 and U+0085 as they are (valid inside a JSON
+    string); the import splits lines at line feeds only."""
+    exported = separators_export(fresh_database)
+    target, secret = empty_archive(another_database)
+    with target:
+        imported = target.post(
+            "/v1/import",
+            content=exported,
+            headers={"Authorization": f"Bearer {secret}", "Content-Type": NDJSON},
+        )
+        assert imported.status_code == 200, imported.text
+        assert target.get("/v1/documents/separators/text").text == LINE_LIKE
+        assert target.get("/v1/export").content == exported
+
+
+def test_texts_with_unicode_line_separators_survive_a_cli_round_trip(
+    fresh_database: str, another_database: str, tmp_path: Path
+) -> None:
+    exported = separators_export(fresh_database)
+    first, second = tmp_path / "first.ndjson", tmp_path / "second.ndjson"
+    first.write_bytes(exported)
+    archive_cli(another_database, "init", "--empty")
+    archive_cli(another_database, "import", str(first))
+    archive_cli(another_database, "export", str(second))
+    assert second.read_bytes() == exported
