@@ -11,6 +11,7 @@ from sqlmodel import Session
 from api.conditional import etag_of, not_modified, respond
 from api.deps import Reader, SessionDep, Writer
 from api.errors import responses
+from api.negotiation import preferred
 from api.routes.documents import Cursor, DocId, Limit, page_response
 from api.schemas.citations import CitationCreate, CitationRead, CitationUpdate
 from api.schemas.common import PageOf
@@ -100,17 +101,15 @@ def present_page(session: Session, items: list[Citation]) -> list[dict[str, Any]
 
 
 def negotiate(request: Request, fmt: str | None, offered: tuple[str, ...]) -> str | None:
-    """`?format=` wins; else the first of `offered` whose media type `Accept` names.
+    """`?format=` wins; else the one of `offered` that `Accept` prefers to JSON, if any
+    (`api.negotiation.preferred`: q-values count, `;q=0` refuses).
 
     Only specific types are offered (never text/plain, which browsers and HTTP libraries
     send by default beside application/json)."""
     if fmt is not None:
         return fmt
-    accept = request.headers.get("accept", "").lower()
-    for name in offered:
-        if MEDIA_TYPES[name].split(";")[0] in accept:
-            return name
-    return None
+    chosen = preferred(request.headers.get("accept", ""), [MEDIA_TYPES[n] for n in offered])
+    return None if chosen is None else offered[chosen]
 
 
 def formatted_response(request: Request, body: str, fmt: str) -> Response:
