@@ -278,6 +278,13 @@ def _cache_key(item: Mapping[str, Any]) -> str:
 
 
 _WORD = re.compile(r"\w")
+_NO_DATE = re.compile(r"\bn\.\s?d\.")
+
+
+def _says_something(text: str) -> bool:
+    """Whether a rendering names anything: an item with no author, title or date comes out
+    of citeproc as "n.d." alone, which reads like a reference and is none."""
+    return bool(_WORD.search(_NO_DATE.sub("", text)))
 
 
 @lru_cache(maxsize=2048)
@@ -286,7 +293,7 @@ def _render_cached(canonical: str, item_json: str, form: Form) -> str:
     prepared, pinpoint = _for_citeproc(item)
     try:
         text = _render(canonical, prepared, form, pinpoint)
-        if not _WORD.search(text):
+        if not _says_something(text):
             # Chicago's bibliography leaves out speeches, manuscripts and interviews (CMOS cites
             # them in notes only): give the note. MLA cites an item with neither author nor
             # title as "()": give the entry.
@@ -294,7 +301,7 @@ def _render_cached(canonical: str, item_json: str, form: Form) -> str:
             text = _render(canonical, prepared, form, pinpoint)
         if form == "bibliography" and pinpoint and _pinpoint_dropped(canonical, prepared, text):
             text = _append_pinpoint(text, pinpoint)
-        if _WORD.search(text):
+        if _says_something(text):
             return text
     except Exception:  # citeproc-py raises anything from AttributeError to TypeError
         log.warning(
@@ -402,7 +409,8 @@ def _drop_repeated_substitute(text: str) -> str:
 
 
 def _fallback_text(prepared: Mapping[str, Any], pinpoint: str | None, item_id: str) -> str:
-    """A plain "Author. Title. Container, publisher, date, pages." when citeproc-py fails."""
+    """A plain "Author. Title. Container, publisher, date, pages." when citeproc-py fails or
+    names nothing; for an item with none of those, its note (what is known of it) or its id."""
     names = [_plain_name(name) for name in prepared.get("author") or prepared.get("editor") or []]
     parts = [", ".join(n for n in names if n)]
     parts.append(str(prepared.get("title") or ""))
@@ -415,7 +423,9 @@ def _fallback_text(prepared: Mapping[str, Any], pinpoint: str | None, item_id: s
     tail += [year, str(prepared.get("page") or "")]
     parts.append(", ".join(p for p in tail if p))
     text = ". ".join(p.strip().rstrip(".") for p in parts if p.strip())
-    text = f"{text}." if text else f"[{item_id}]"
+    if not text:  # nothing identifies a source: say what is known of it, if anything
+        return str(prepared.get("note") or "").strip() or f"[{item_id}]"
+    text = f"{text}."
     if pinpoint and pinpoint not in text:
         text = _append_pinpoint(text, pinpoint)
     return text

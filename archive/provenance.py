@@ -154,15 +154,21 @@ def _name(name: str) -> dict[str, str]:
     return {"literal": name}
 
 
+UNIDENTIFIED = ("broken", "empty")  # citation statuses that name no source
+
+
 def bibliography(prov: dict[str, Any]) -> list[dict[str, Any]]:
     """CSL-JSON items for everything the provenance lists: each document the evidence comes
-    from, then each citation those spans carry, once each, in the order they appear."""
+    from, then each citation those spans carry that identifies a source (not a broken or
+    empty note, which a bibliography could only print as "n.d."), once each, in the order
+    they appear."""
     documents: dict[str, dict[str, Any]] = {}
     cited: dict[str, dict[str, Any]] = {}
     for ev in prov["evidence"]:
         documents.setdefault(ev["document"]["id"], document_item(ev["document"]))
         for citation in ev["citations"]:
-            cited.setdefault(citation["id"], citation["csl"])
+            if citation["status"] not in UNIDENTIFIED:
+                cited.setdefault(citation["id"], citation["csl"])
     items = list(documents.values())
     taken = set(documents)
     for item in cited.values():
