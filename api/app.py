@@ -30,6 +30,7 @@ from api.idempotency import (
     replay_handler,
 )
 from api.limits import BodySizeLimit, PageSizeLimit, RateLimit, RejectNul
+from api.methods import HeadAsGet
 from api.preconditions import (
     CONDITIONAL_WRITES,
     ETagMiddleware,
@@ -132,6 +133,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             per_key=per_key,
             window_seconds=settings.rate_limit_window_seconds,
         )
+    app.add_middleware(HeadAsGet)
     app.add_middleware(
         ProblemCORSMiddleware,
         allow_origins=settings.cors_origins,

@@ -18,6 +18,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.methods import allowed_methods
 from archive import errors
 
 log = logging.getLogger("archive.api")
@@ -79,9 +80,11 @@ async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         return problem(422, f"body: {msg}", errors=[{"loc": ["body"], "msg": msg}])
     if exc.status_code == 404 and detail == "Not Found":
         detail = f"no such path: {request.url.path}"
+    headers = getattr(exc, "headers", None)
     if exc.status_code == 405:
         detail = f"{request.method} is not allowed on {request.url.path}"
-    return problem(exc.status_code, detail, headers=getattr(exc, "headers", None))
+        headers = {**(headers or {}), "Allow": ", ".join(allowed_methods(request.scope))}
+    return problem(exc.status_code, detail, headers=headers)
 
 
 async def _domain(request: Request, exc: errors.ArchiveError) -> JSONResponse:
