@@ -84,13 +84,25 @@ _Op = tuple[str, int, int, int, int]
 
 
 def _trim(ops: list[_Op]) -> list[_Op]:
-    """Drop the source words before the quote begins and after it ends: context, not elision."""
+    """Drop the source words before the quote begins and after it ends: context, not elision.
+
+    A quote that changes its last word ("... who had been shot" for "... who had been
+    repressed. I forwarded ...") ends the diff with a replacement that takes in the rest of
+    the source too: it is cut to as many source words as the quote has there, and the rest
+    is context; likewise at the start."""
     start, end = 0, len(ops)
     while start < end and ops[start][0] == "delete":
         start += 1
     while end > start and ops[end - 1][0] == "delete":
         end -= 1
-    return ops[start:end]
+    ops = ops[start:end]
+    if ops and ops[-1][0] == "replace":
+        tag, i1, i2, j1, j2 = ops[-1]
+        ops[-1] = (tag, i1, min(i2, i1 + (j2 - j1)), j1, j2)
+    if ops and ops[0][0] == "replace":
+        tag, i1, i2, j1, j2 = ops[0]
+        ops[0] = (tag, max(i1, i2 - (j2 - j1)), i2, j1, j2)
+    return ops
 
 
 def _only_equal_and_delete(ops: list[_Op]) -> bool:

@@ -75,6 +75,22 @@ def test_a_changed_word_is_altered_and_shown() -> None:
     assert {"op": "replace", "source": "supposed", "quote": "meant"} in result.diff
 
 
+def test_a_changed_last_word_leaves_the_rest_of_the_source_as_context() -> None:
+    """The quote changes its last word and the source goes on: the diff replaces that one
+    word, and the score counts only the part of the source the quote covers."""
+    source = (
+        "After Stalin's death, I began getting letters of people who had been repressed. "
+        "I forwarded them, and they were denied rehabilitation."
+    )
+    quote = "After Stalin's death, I began getting letters of people who had been shot"
+    result = fidelity(quote, source)
+    assert result.verdict == "altered"
+    assert result.diff[-1] == {"op": "replace", "source": "repressed", "quote": "shot"}
+    assert result.score > 0.9
+    first = fidelity("Beria said it", "Everyone knew that Malenkov said it")
+    assert first.diff[0] == {"op": "replace", "source": "Malenkov", "quote": "Beria"}
+
+
 def test_an_added_word_is_altered_and_shown() -> None:
     quote = "The things that were said, God only knows what we’re supposed to think"
     result = fidelity(quote, MEZENTSEV)
