@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 from datetime import timedelta
 
 from sqlalchemy import delete, select, update
@@ -23,12 +24,23 @@ KEPT_HEADERS = ("content-type", "location", "etag", "link", "x-text-revision")
 
 
 def fingerprint(method: str, path: str, query: str, body: bytes) -> str:
-    """What makes two requests "the same request" for a key: method, URL and body bytes."""
+    """What makes two requests "the same request" for a key: method, URL and body. A JSON
+    body counts by its value, not its bytes: a retry that spaces or orders its keys
+    differently (`{"a": 1}` for `{"a":1}`) is the same request."""
     digest = hashlib.sha256()
     for part in (method.upper(), path, query):
         digest.update(part.encode("utf-8", "surrogateescape") + b"\0")
-    digest.update(body)
+    digest.update(_canonical(body))
     return digest.hexdigest()
+
+
+def _canonical(body: bytes) -> bytes:
+    try:
+        value = json.loads(body)
+    except (ValueError, RecursionError):  # not JSON (or not UTF-8): its bytes
+        return body
+    canonical = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return b"json\0" + canonical.encode("utf-8", "surrogatepass")
 
 
 def find(session: Session, principal: str, key: str) -> IdempotencyRecord | None:

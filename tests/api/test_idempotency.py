@@ -51,6 +51,20 @@ def test_the_replay_is_the_first_response_even_after_a_change(writer: TestClient
     assert again.json()["title"] == DOC["title"]
 
 
+def test_a_retry_that_spells_the_same_json_differently_is_the_same_request(
+    writer: TestClient, session: Session
+) -> None:
+    compact = '{"title":"Notes on the Twentieth Congress","text":"Khrushchev spoke."}'
+    spaced = '{ "text": "Khrushchev spoke.",\n  "title": "Notes on the Twentieth Congress" }'
+    headers = {"Idempotency-Key": "respaced", "Content-Type": "application/json"}
+    first = writer.post("/v1/documents", content=compact, headers=headers)
+    assert first.status_code == 201
+    before = _documents(session)
+    again = writer.post("/v1/documents", content=spaced, headers=headers)
+    assert again.status_code == 201 and again.headers["idempotent-replayed"] == "true"
+    assert again.content == first.content and _documents(session) == before
+
+
 def test_the_same_key_with_another_body_is_refused(writer: TestClient, session: Session) -> None:
     writer.post("/v1/documents", json=DOC, headers={"Idempotency-Key": "reused"})
     before = _documents(session)
