@@ -1,10 +1,12 @@
-"""`archive check`: every span consistent with its text, every link resolving."""
+"""`archive check`: every span consistent with its text (offsets, words and context), every
+link resolving."""
 
 from __future__ import annotations
 
 from sqlalchemy import select
 from sqlmodel import Session
 
+from archive.anchoring import context
 from archive.documents import sha256
 from archive.errors import ArchiveError
 from archive.models import (
@@ -48,14 +50,9 @@ def check(session: Session) -> tuple[list[str], dict[str, int]]:
             continue
         if span.revision != revision:
             problems.append(f"{where}: anchored to revision {span.revision}, text is {revision}")
-        if not 0 <= span.start < span.end <= len(text):
-            problems.append(f"{where}: offsets {span.start}..{span.end} outside the text")
-        elif text[span.start : span.end] != span.exact:
-            found = text[span.start : span.end]
-            problems.append(
-                f"{where}: text at {span.start}..{span.end} is {found[:40]!r}, "
-                f"not {span.exact[:40]!r}"
-            )
+        problem = span_problem(text, span.start, span.end, span.exact, span.prefix, span.suffix)
+        if problem is not None:
+            problems.append(f"{where}: {problem}")
         if span.quoted_from is not None and span.quoted_from not in span_ids:
             problems.append(f"{where}: quoted_from {span.quoted_from} does not exist")
     citations = {c.id: c for c in session.execute(select(Citation)).scalars()}
@@ -92,6 +89,29 @@ def check(session: Session) -> tuple[list[str], dict[str, int]]:
         "evidence": len(evidence),
     }
     return problems, checked
+
+
+def span_problem(
+    text: str, start: int, end: int, exact: str, prefix: str, suffix: str
+) -> str | None:
+    """What is wrong with a span's position and quote in `text`, or None when nothing is.
+
+    The invariant every span that is not orphaned keeps in the text of the revision it names
+    (the import checks records by it too): `start` and `end` lie within the text, `exact` is
+    `text[start:end]`, and `prefix` and `suffix` are the context `anchoring.context` takes
+    there, as every write of a span stores them.
+    """
+    if not 0 <= start < end <= len(text):
+        return f"offsets {start}..{end} lie outside the text, which has {len(text)} characters"
+    found = text[start:end]
+    if found != exact:
+        return f"text at {start}..{end} is {found[:40]!r}, not {exact[:40]!r}"
+    before, after = context(text, start, end)
+    if prefix != before:
+        return f"prefix {prefix[-40:]!r} is not what the text has before {start} ({before[-40:]!r})"
+    if suffix != after:
+        return f"suffix {suffix[:40]!r} is not what the text has after {end} ({after[:40]!r})"
+    return None
 
 
 def _citation_problems(citation: Citation) -> list[str]:

@@ -5,6 +5,10 @@ the same format (a line without `type` is a document) and writes everything in t
 transaction, after checking every line: a malformed line is reported by its number and
 nothing is written. Spans may be given by offsets or, for hand-written data such as the
 bundled corpus, by their exact text (with prefix/suffix where it repeats).
+
+A record is held to what the API and `archive check` hold the archive to: a citation's `raw`
+occurs in its document's text; a span that is not orphaned names its document's current
+revision, and its `exact`, `prefix` and `suffix` are what that text has at its offsets.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from archive.documents import (
     sha256,
     slugify,
 )
-from archive.errors import InvalidInput
+from archive.errors import ArchiveError, InvalidInput
 from archive.models import (
     ANCHOR_STATUSES,
     CITATION_STATUSES,
@@ -45,10 +49,12 @@ from archive.models import (
 )
 
 TYPES = ("document", "citation", "span", "claim", "evidence")
-CONTEXT = 32
 BATCH = 500
 
 Progress = Callable[[int], None]
+# Each document's current revision and its text, by id: those of the documents being
+# imported as they are read, others loaded once each from the archive (`_load_texts`).
+Texts = dict[str, tuple[int, str]]
 
 
 def iso(value: datetime | None) -> str | None:
@@ -319,7 +325,7 @@ def import_lines(
     report = ImportReport()
     step = progress or (lambda n: None)
     texts = _import_documents(session, parsed["document"], actor, step)
-    _import_citations(session, parsed["citation"], actor, step)
+    _import_citations(session, parsed["citation"], texts, actor, step)
     _import_spans(session, parsed["span"], texts, actor, step)
     _import_claims(session, parsed["claim"], actor, step)
     _import_evidence(session, parsed["evidence"], actor, step)
@@ -360,11 +366,11 @@ def _bulk(session: Session, model: Any, rows: list[dict[str, Any]]) -> None:
 
 def _import_documents(
     session: Session, lines: list[_Line], actor: str | None, step: Progress
-) -> dict[str, str]:
+) -> Texts:
     _unique(lines, "document", session, Document, "doc")
     docs: list[dict[str, Any]] = []
     texts: list[dict[str, Any]] = []
-    by_id: dict[str, str] = {}
+    by_id: Texts = {}
     now = utcnow()
     for line in lines:
         r, where = line.record, f"line {line.number}"
@@ -411,7 +417,7 @@ def _import_documents(
                 "created_at": updated,
             }
         )
-        by_id[r["id"]] = text
+        by_id[r["id"]] = (revision, text)
     # The texts go in as multi-row INSERTs ("insertmanyvalues", which SQLAlchemy uses for
     # an executemany with RETURNING) rather than one statement per row: the search index's
     # triggers then run inside one statement per batch, and SQLite's FTS5 flushes its
@@ -425,25 +431,50 @@ def _import_documents(
     return by_id
 
 
-def _document_ids(session: Session) -> set[str]:
-    return set(session.execute(select(Document.id)).scalars())
+def _load_texts(session: Session, doc_ids: Iterable[Any], texts: Texts) -> None:
+    """Add to `texts` the current revision and text of the documents named that are already
+    in the archive (a few queries in all, not one per record); ids of no document stay out."""
+    missing = [i for i in dict.fromkeys(doc_ids) if isinstance(i, str) and i not in texts]
+    query = select(Document.id, Document.revision, DocumentText.text).join(
+        DocumentText,
+        (DocumentText.document_id == Document.id) & (DocumentText.revision == Document.revision),
+    )
+    for i in range(0, len(missing), BATCH):
+        for doc_id, revision, text in session.execute(
+            query.where(Document.id.in_(missing[i : i + BATCH]))
+        ):
+            texts[doc_id] = (revision, text)
+
+
+def _check_raw(text: str, document_id: str, raw: str, status: str) -> None:
+    """`archive.citations._check_raw`'s rule and words, against a text already in memory:
+    `raw` is the note as printed, so it occurs in the text; only a missing note is ''."""
+    if raw == "" and status != "empty":
+        raise InvalidInput(f"raw: empty, so the status must be 'empty', not {status!r}")
+    if raw != "" and status == "empty":
+        raise InvalidInput("status: 'empty' is for a note whose text is missing (raw = '')")
+    if raw and raw not in text:
+        raise InvalidInput(
+            f"raw: {raw[:60]!r} does not occur in document {document_id!r}; "
+            "give the note exactly as printed"
+        )
 
 
 def _import_citations(
-    session: Session, lines: list[_Line], actor: str | None, step: Progress
+    session: Session, lines: list[_Line], texts: Texts, actor: str | None, step: Progress
 ) -> None:
     if not lines:
         return
     from archive.csl import validate_csl
 
     _unique(lines, "citation", session, Citation, "cit")
-    documents = _document_ids(session)
+    _load_texts(session, (line.record.get("document_id") for line in lines), texts)
     rows = []
     now = utcnow()
     for line in lines:
         r, where = line.record, f"line {line.number}"
         doc_id = _str(r, "document_id", where, required=True)
-        if doc_id not in documents:
+        if doc_id not in texts:
             raise InvalidInput(f"{where}: no document {doc_id!r} for this citation")
         csl = r.get("csl") or {"id": r["id"], "type": "document"}
         if not isinstance(csl, dict):
@@ -453,16 +484,21 @@ def _import_citations(
             validate_csl(csl)
         except InvalidInput as exc:
             raise InvalidInput(f"{where}: {exc.detail}") from None
-        status = r.get("status") or "ok"
+        raw = _str(r, "raw", where) or ""
+        status = r.get("status") or ("empty" if raw == "" else "ok")
         if status not in CITATION_STATUSES:
             raise InvalidInput(f"{where}: `status` must be one of {', '.join(CITATION_STATUSES)}")
+        try:
+            _check_raw(texts[doc_id][1], doc_id, raw, status)
+        except InvalidInput as exc:
+            raise InvalidInput(f"{where}: {exc.detail}") from None
         created = parse_time(r.get("created_at"), where) or now
         rows.append(
             {
                 "id": r["id"],
                 "document_id": doc_id,
                 "label": _str(r, "label", where),
-                "raw": _str(r, "raw", where) or "",
+                "raw": raw,
                 "csl": csl,
                 "status": status,
                 "note": _str(r, "note", where),
@@ -476,89 +512,123 @@ def _import_citations(
     step(len(rows))
 
 
-def _text_of(session: Session, doc_id: str, texts: dict[str, str]) -> str | None:
-    if doc_id not in texts:
-        row = session.execute(
-            select(DocumentText.text)
-            .join(
-                Document,
-                (Document.id == DocumentText.document_id)
-                & (Document.revision == DocumentText.revision),
-            )
-            .where(Document.id == doc_id)
-        ).scalar_one_or_none()
-        if row is None:
-            return None
-        texts[doc_id] = row
-    return texts[doc_id]
+def _span_position(
+    record: dict[str, Any],
+    document_id: str,
+    current: tuple[int, str],
+    status: str,
+    exact: str | None,
+    prefix: str | None,
+    suffix: str | None,
+) -> tuple[int, int, int, str, str, str]:
+    """A span record's revision, start, end, exact, prefix and suffix, checked as the API
+    and `archive check` check them.
+
+    Given by its quote (`exact`, with `prefix`/`suffix` to choose among repeats), it is
+    found in the current text exactly as `POST /v1/documents/{id}/spans` finds it. Given by
+    offsets, it must name the current revision and hold `integrity.span_problem`'s
+    invariant there: `exact` is the text at its offsets and `prefix`/`suffix` the context
+    the archive keeps (the ones omitted are filled in). An orphaned span naming an earlier
+    revision keeps the position and words it had there, unchecked: an export carries only
+    each document's current text.
+    """
+    from archive.anchoring import context
+    from archive.integrity import span_problem
+    from archive.spans import _target
+
+    latest, text = current
+    revision = record.get("revision")
+    if revision is None:
+        revision = latest
+    elif isinstance(revision, bool) or not isinstance(revision, int) or revision < 1:
+        raise InvalidInput("`revision` must be a positive integer")
+    if revision > latest:
+        raise InvalidInput(
+            f"document {document_id!r} has no revision {revision}; its current revision is {latest}"
+        )
+    if status != "orphaned" and revision != latest:
+        raise InvalidInput(
+            f"revision {revision} is not the current revision of document {document_id!r} "
+            f"({latest}); only an orphaned span names an earlier one"
+        )
+    start, end = record.get("start"), record.get("end")
+    if start is None and end is None:
+        if not exact:
+            raise InvalidInput("a span needs `start` and `end`, or `exact`")
+        if revision != latest:
+            raise InvalidInput("a span given by `exact` is found in the current text")
+        start, end = _target(text, {"exact": exact, "prefix": prefix, "suffix": suffix})
+        return revision, start, end, text[start:end], *context(text, start, end)
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in (start, end)):
+        raise InvalidInput("`start` and `end` must be integers")
+    if not 0 <= start < end < 2**31:
+        raise InvalidInput(f"offsets {start}..{end} are not 0 <= start < end")
+    if revision < latest:  # orphaned, in a text this import may not have
+        if exact is None:
+            raise InvalidInput(f"an orphaned span needs `exact`, its words in revision {revision}")
+        return revision, start, end, exact, prefix or "", suffix or ""
+    before, after = context(text, start, end)
+    exact = text[start:end] if exact is None else exact
+    prefix, suffix = prefix or before, suffix or after
+    problem = span_problem(text, start, end, exact, prefix, suffix)
+    if problem is not None:
+        raise InvalidInput(problem)
+    return revision, start, end, exact, prefix, suffix
 
 
 def _import_spans(
-    session: Session, lines: list[_Line], texts: dict[str, str], actor: str | None, step: Progress
+    session: Session, lines: list[_Line], texts: Texts, actor: str | None, step: Progress
 ) -> None:
     if not lines:
         return
-    from archive.anchoring import context, locate
-
     _unique(lines, "span", session, Span, "span")
     span_ids = {line.record["id"] for line in lines}
-    citation_ids: set[str] = set(session.execute(select(Citation.id)).scalars())
+    _load_texts(session, (line.record.get("document_id") for line in lines), texts)
+    citations = dict(session.execute(select(Citation.id, Citation.document_id)).all())
     rows, links, quoted = [], [], []
-    revisions: dict[str, int] = {}
     now = utcnow()
     for line in lines:
         r, where = line.record, f"line {line.number}"
         doc_id = _str(r, "document_id", where, required=True)
-        text = _text_of(session, doc_id, texts)
-        if text is None:
+        if doc_id not in texts:
             raise InvalidInput(f"{where}: no document {doc_id!r} for this span")
         exact = _str(r, "exact", where)
         status = r.get("anchor_status") or "exact"
         if status not in ANCHOR_STATUSES:
             raise InvalidInput(f"{where}: `anchor_status` must be one of {ANCHOR_STATUSES}")
-        start, end = r.get("start"), r.get("end")
         prefix, suffix = _str(r, "prefix", where), _str(r, "suffix", where)
         try:
-            if start is None and end is None:
-                if not exact:
-                    raise InvalidInput("a span needs `start` and `end`, or `exact`")
-                start, end = locate(text, exact, prefix, suffix)
-                prefix, suffix = context(text, start, end, CONTEXT)
-            elif not (isinstance(start, int) and isinstance(end, int)):
-                raise InvalidInput("`start` and `end` must be integers")
-            elif not 0 <= start < end < 2**31:
-                raise InvalidInput(f"offsets {start}..{end} are not 0 <= start < end")
-            elif status != "orphaned":
-                if not 0 <= start < end <= len(text):
-                    raise InvalidInput(f"offsets {start}..{end} lie outside the text")
-                if exact is not None and text[start:end] != exact:
-                    raise InvalidInput(f"`exact` is not the text at {start}..{end}")
-        except InvalidInput as exc:
+            revision, start, end, exact, prefix, suffix = _span_position(
+                r, doc_id, texts[doc_id], status, exact, prefix, suffix
+            )
+        except ArchiveError as exc:  # InvalidInput, or Conflict for a quote that repeats
             raise InvalidInput(f"{where}: {exc.detail}") from None
-        if exact is None:
-            exact = text[start:end]
-        if prefix is None or suffix is None:
-            prefix, suffix = context(text, start, end, CONTEXT)
         kind = r.get("kind") or "quote"
         if kind not in SPAN_KINDS:
             raise InvalidInput(f"{where}: `kind` must be one of {', '.join(SPAN_KINDS)}")
-        for cid in r.get("citation_ids") or []:
-            if cid not in citation_ids:
+        cited = r.get("citation_ids") or []
+        if not isinstance(cited, list) or not all(isinstance(c, str) for c in cited):
+            raise InvalidInput(f"{where}: `citation_ids` must be a list of citation ids")
+        for cid in dict.fromkeys(cited):
+            if cid not in citations:
                 raise InvalidInput(f"{where}: no citation {cid!r}")
+            if citations[cid] != doc_id:
+                raise InvalidInput(
+                    f"{where}: citation {cid!r} belongs to document {citations[cid]!r}, "
+                    f"not to this span's document {doc_id!r}"
+                )
             links.append({"citation_id": cid, "span_id": r["id"]})
         source = r.get("quoted_from")
         if source is not None:
+            if not isinstance(source, str):
+                raise InvalidInput(f"{where}: `quoted_from` must be a span id")
             quoted.append((line.number, r["id"], source))
-        if doc_id not in revisions:
-            revisions[doc_id] = session.execute(
-                select(Document.revision).where(Document.id == doc_id)
-            ).scalar_one()
         created = parse_time(r.get("created_at"), where) or now
         rows.append(
             {
                 "id": r["id"],
                 "document_id": doc_id,
-                "revision": r.get("revision") or revisions[doc_id],
+                "revision": revision,
                 "start": start,
                 "end": end,
                 "exact": exact,

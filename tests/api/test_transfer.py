@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
@@ -53,6 +54,17 @@ def empty_archive(url: str) -> tuple[TestClient, str]:
     with session_scope(engine, write=True) as session:
         _, secret = keys.create_key(session, "archivist", "admin")
     return TestClient(create_app(Settings(database_url=url)), raise_server_exceptions=False), secret
+
+
+def import_into_empty(url: str, body: bytes) -> tuple[TestClient, httpx.Response]:
+    """A client of a fresh, empty archive at `url`, and its answer to importing `body`."""
+    client, secret = empty_archive(url)
+    response = client.post(
+        "/v1/import",
+        content=body,
+        headers={"Authorization": f"Bearer {secret}", "Content-Type": NDJSON},
+    )
+    return client, response
 
 
 def bundled_counts() -> Counter[str]:
@@ -280,13 +292,8 @@ def test_texts_with_unicode_line_separators_survive_an_http_round_trip(
     """The export writes U+2028, U+2029 and U+0085 as they are (valid inside a JSON
     string); the import splits lines at line feeds only."""
     exported = separators_export(fresh_database)
-    target, secret = empty_archive(another_database)
+    target, imported = import_into_empty(another_database, exported)
     with target:
-        imported = target.post(
-            "/v1/import",
-            content=exported,
-            headers={"Authorization": f"Bearer {secret}", "Content-Type": NDJSON},
-        )
         assert imported.status_code == 200, imported.text
         assert target.get("/v1/documents/separators/text").text == LINE_LIKE
         assert target.get("/v1/export").content == exported
@@ -302,3 +309,144 @@ def test_texts_with_unicode_line_separators_survive_a_cli_round_trip(
     archive_cli(another_database, "import", str(first))
     archive_cli(another_database, "export", str(second))
     assert second.read_bytes() == exported
+
+
+# --- an import holds each record to what the API holds the archive to ----------------------
+
+NOTE = {"type": "citation", "id": "n", "document_id": "d", "label": "1", "raw": "the lying"}
+# "cut" in "Klim, cut out the lying.", as the export writes a span: its context included.
+CUT = {
+    "type": "span",
+    "id": "cut",
+    "document_id": "d",
+    "revision": 1,
+    "start": 6,
+    "end": 9,
+    "exact": "cut",
+    "prefix": "Klim, ",
+    "suffix": " out the lying.",
+    "citation_ids": ["n"],
+}
+# Records the API would refuse and `archive check` would flag: the lines, the line the 422
+# names, and words of its reason.
+UNFAITHFUL = {
+    "raw not in the text": ([DOC, {**NOTE, "raw": "the truth"}], 2, "exactly as printed"),
+    "empty raw with status ok": ([DOC, {**NOTE, "raw": "", "status": "ok"}], 2, "'empty'"),
+    "revision 99": ([DOC, NOTE, {**CUT, "revision": 99}], 3, "has no revision 99"),
+    "an earlier revision": (
+        [{**DOC, "revision": 2}, NOTE, {**CUT, "revision": 1}],
+        3,
+        "not the current revision",
+    ),
+    "prefix garbage": ([DOC, NOTE, {**CUT, "prefix": "garbage"}], 3, "prefix 'garbage'"),
+    "part of the prefix": ([DOC, NOTE, {**CUT, "prefix": ", "}], 3, "('Klim, ')"),
+    "suffix garbage": ([DOC, NOTE, {**CUT, "suffix": "garbage"}], 3, "suffix 'garbage'"),
+    "exact elsewhere": ([DOC, NOTE, {**CUT, "exact": "out"}], 3, "is 'cut', not 'out'"),
+    "citation of another document": (
+        [DOC, {**DOC, "id": "e"}, {**NOTE, "document_id": "e"}, CUT],
+        4,
+        "belongs to document 'e'",
+    ),
+    "a quote that repeats": (
+        [
+            {**DOC, "text": "Klim, cut. Klim, cut."},
+            {"type": "span", "document_id": "d", "exact": "cut"},
+        ],
+        2,
+        "occurs 2 times",
+    ),
+}
+
+
+def ndjson(records: list[dict]) -> str:
+    return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+
+
+def test_faithful_records_import_as_given(client: TestClient, admin_key: str) -> None:
+    admin = {"Authorization": f"Bearer {admin_key}", "Content-Type": NDJSON}
+    response = client.post("/v1/import", content=ndjson([DOC, NOTE, CUT]), headers=admin)
+    assert response.status_code == 200, response.text
+    span = client.get("/v1/spans/cut").json()
+    assert {k: span[k] for k in ("start", "end", "exact", "prefix", "suffix")} == {
+        k: CUT[k] for k in ("start", "end", "exact", "prefix", "suffix")
+    }
+    assert span["citation_ids"] == ["n"]
+    assert client.get("/v1/citations/n").json()["raw"] == "the lying"
+
+
+@pytest.mark.parametrize("case", UNFAITHFUL, ids=list(UNFAITHFUL))
+def test_import_refuses_what_the_api_refuses(client: TestClient, admin_key: str, case: str) -> None:
+    records, line, reason = UNFAITHFUL[case]
+    before = client.get("/v1/export").content
+    response = client.post(
+        "/v1/import",
+        content=ndjson(records),
+        headers={"Authorization": f"Bearer {admin_key}", "Content-Type": NDJSON},
+    )
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    detail = response.json()["detail"]
+    assert detail.startswith(f"line {line}: ") and reason in detail, detail
+    assert client.get("/v1/export").content == before, "nothing landed"
+    assert client.get("/v1/documents/d").status_code == 404
+
+
+def test_cli_import_refuses_what_the_api_refuses(fresh_database: str, tmp_path: Path) -> None:
+    archive_cli(fresh_database, "init", "--empty")
+    for case in ("raw not in the text", "revision 99", "prefix garbage"):
+        records, line, reason = UNFAITHFUL[case]
+        path = tmp_path / "import.ndjson"
+        path.write_text(ndjson(records), encoding="utf-8")
+        result = archive_cli(fresh_database, "import", str(path), ok=False)
+        assert result.returncode == 1, case
+        message = " ".join(result.stderr.split())
+        assert f"line {line}: " in message and reason in message, message
+    exported = tmp_path / "export.ndjson"
+    archive_cli(fresh_database, "export", str(exported))
+    assert exported.read_bytes() == b"", "nothing landed"
+
+
+def test_orphaned_spans_survive_a_round_trip(fresh_database: str, another_database: str) -> None:
+    """An orphaned span names the revision it was lost in, whose text an export does not
+    carry: it imports as it is, while its document imports at its current revision."""
+    source, secret = empty_archive(fresh_database)
+    writer = {"Authorization": f"Bearer {secret}"}
+    with source:
+        made = source.post(
+            "/v1/documents", json={k: DOC[k] for k in ("id", "title", "text")}, headers=writer
+        )
+        assert made.status_code == 201, made.text
+        spans = [("cut", "cut"), ("lying", "lying")]
+        for span_id, exact in spans:
+            made = source.post(
+                "/v1/documents/d/spans", json={"id": span_id, "exact": exact}, headers=writer
+            )
+            assert made.status_code == 201, made.text
+        replaced = source.put(
+            "/v1/documents/d/text", json={"text": "Klim, stop the lying."}, headers=writer
+        )
+        assert replaced.json()["anchoring"]["orphaned"] == 1, replaced.text
+        exported = source.get("/v1/export").content
+    assert b'"anchor_status":"orphaned"' in exported and b'"revision":2' in exported
+    target, imported = import_into_empty(another_database, exported)
+    with target:
+        assert imported.status_code == 200, imported.text
+        assert target.get("/v1/export").content == exported
+
+
+def test_check_names_spans_whose_context_is_not_the_text(fresh_database: str) -> None:
+    archive_cli(fresh_database, "init")
+    engine = engine_for(fresh_database)
+    with engine.begin() as conn:
+        conn.execute(
+            text("UPDATE spans SET prefix = 'garbage' WHERE id = 'siegelbaum-secret-scare'")
+        )
+        conn.execute(text("UPDATE spans SET suffix = '' WHERE id = 'brief-secret-speech-name'"))
+    engine.dispose()
+    result = archive_cli(fresh_database, "check", ok=False)
+    assert result.returncode == 1
+    assert "span siegelbaum-secret-scare" in result.stdout
+    assert "prefix 'garbage' is not what the text has before" in result.stdout
+    assert "span brief-secret-speech-name" in result.stdout
+    assert "suffix '' is not what the text has after" in result.stdout
+    assert "2 problem(s)" in result.stdout
