@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import Engine, event, func, select
 from sqlmodel import Session
 
+from archive.errors import InvalidInput
 from archive.models import Change
 
 # pg_advisory_xact_lock(namespace, key): "arch" as an int4, and 0 for the change feed.
@@ -59,10 +60,14 @@ def feed(session: Session, *, since: int = 0, limit: int = 100, entity: str | No
     """Changes after `since` in sequence order, at most `limit`.
 
     `next_since` is what to pass next time: the last seq returned when there is more, else
-    the latest seq, so that a filtered reader does not rescan what it skipped.
+    the latest seq, so that a filtered reader does not rescan what it skipped. An `entity`
+    not in `ENTITIES` is InvalidInput: filtered on a misspelt name, a reader would skip
+    everything and never know.
     """
     conditions: list[Any] = [Change.seq > since]
     if entity is not None:
+        if entity not in ENTITIES:
+            raise InvalidInput(f"entity: must be one of {', '.join(ENTITIES)}")
         conditions.append(Change.entity == entity)
     # Read `latest` first: anything committed after it has a higher seq and is left for
     # the next call, never skipped.

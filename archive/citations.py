@@ -267,33 +267,47 @@ def update_citation(
 ) -> Citation:
     """Change any of label, raw, csl, status, note and span_ids (which replaces the links).
 
-    The document and the id never change.
+    The document and the id never change. Fields sent with the values they already have are
+    no change: when nothing differs, the citation stays as it was (same `updated_at`) and
+    the change feed gets no record.
     """
     citation = get_citation(session, citation_id)
     unknown = set(data) - set(FIELDS)
     if unknown:
         field = sorted(unknown)[0]
         raise InvalidInput(f"{field}: not a citation field that can be changed")
+    new: dict[str, Any] = {}
     if "label" in data:
-        citation.label = check_text(data["label"], "label", MAX_LABEL, nullable=True)
+        new["label"] = check_text(data["label"], "label", MAX_LABEL, nullable=True)
     if "note" in data:
-        citation.note = check_text(data["note"], "note", MAX_NOTE, nullable=True)
+        new["note"] = check_text(data["note"], "note", MAX_NOTE, nullable=True)
     if "raw" in data:
-        citation.raw = check_text(data["raw"], "raw", MAX_RAW, nullable=False) or ""
+        new["raw"] = check_text(data["raw"], "raw", MAX_RAW, nullable=False) or ""
+    raw = new.get("raw", citation.raw)
     if "status" in data:
-        citation.status = _check_status(data["status"])
-    elif "raw" in data and (citation.raw == "") != (citation.status == "empty"):
-        citation.status = "empty" if citation.raw == "" else "ok"
+        new["status"] = _check_status(data["status"])
+    elif "raw" in data and (raw == "") != (citation.status == "empty"):
+        new["status"] = "empty" if raw == "" else "ok"
     if "raw" in data or "status" in data:
-        _check_raw(session, citation.document_id, citation.raw, citation.status)
+        _check_raw(session, citation.document_id, raw, new.get("status", citation.status))
     if "csl" in data:
         if data["csl"] is None:
             raise InvalidInput("csl: must not be null")
-        citation.csl = check_csl(data["csl"], citation.id)
+        new["csl"] = check_csl(data["csl"], citation.id)
+    span_ids = None
     if "span_ids" in data:
         if data["span_ids"] is None:
             raise InvalidInput("span_ids: must not be null; [] removes every link")
         span_ids = _check_span_ids(session, citation.document_id, data["span_ids"])
+    changed = {name: value for name, value in new.items() if getattr(citation, name) != value}
+    relink = span_ids is not None and set(span_ids) != set(
+        span_ids_of(session, [citation.id])[citation.id]
+    )
+    if not changed and not relink:
+        return citation
+    for name, value in changed.items():
+        setattr(citation, name, value)
+    if relink:
         _link(session, citation.id, span_ids)
     citation.updated_at = utcnow()
     session.add(citation)

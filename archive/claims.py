@@ -17,29 +17,31 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Select, and_, case, exists, func, literal, select, type_coerce
+from sqlalchemy import Select, and_, case, exists, func, literal, select, tuple_, type_coerce
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Session
 
 from archive import changes
+from archive.db import folded
 from archive.documents import (
     check_id,
     check_storable,
     check_tags,
     check_text,
-    contains_pattern,
+    folded_pattern,
     free_id,
     random_id,
 )
-from archive.errors import Conflict, InvalidInput, NotFound
+from archive.errors import BadQuery, Conflict, InvalidInput, NotFound
 from archive.models import STANCES, Claim, Evidence, Span, utcnow
-from archive.pagination import Page, decode_cursor, encode_cursor
+from archive.pagination import DEFAULT_LIMIT, Page, decode_cursor, encode_cursor
 
 STATUSES = ("corroborated", "single-source", "contested", "unsupported")
 CLAIM_FIELDS = ("statement", "tags", "note")
 EVIDENCE_FIELDS = ("stance", "note")
 MAX_STATEMENT = 2_000
 MAX_NOTE = 10_000
+INT4 = 2**31 - 1
 
 
 @dataclass
@@ -210,7 +212,7 @@ def list_claims(
 ) -> Page[ClaimView]:
     """Claims in id order. `status` is the derived status; `document` keeps claims with
     evidence in that document; `tag` an exact tag; `q` words that must all be in the statement
-    (case-insensitive)."""
+    (ignoring case in every script, with ‘ ’ and ' alike: `archive.db.fold`)."""
     conditions: list[Any] = []
     if document is not None:
         conditions.append(
@@ -224,8 +226,8 @@ def list_claims(
         conditions.append(_tag_condition(session, tag))
     for word in (q or "").split():
         check_storable(word, "q")
-        pattern = contains_pattern(word)
-        conditions.append(func.lower(Claim.statement).like(pattern, escape="\\"))
+        pattern = folded_pattern(word)
+        conditions.append(folded(Claim.statement).like(pattern, escape="\\"))
     query, _, status_column = _viewing(conditions)
     if status is not None:
         if status not in STATUSES:
@@ -246,19 +248,27 @@ def list_claims(
 def update_claim(
     session: Session, claim_id: str, data: dict[str, Any], *, actor: str | None = None
 ) -> ClaimView:
-    """Change statement, tags or note; the id never changes."""
+    """Change statement, tags or note; the id never changes. Fields sent with the value they
+    already have are no change: when nothing differs, the claim stays as it was (same
+    `updated_at`) and the change feed gets no record."""
     claim = session.get(Claim, claim_id)
     if claim is None:
         raise NotFound(f"no claim with id {claim_id!r}", id=claim_id)
     unknown = set(data) - set(CLAIM_FIELDS)
     if unknown:
         raise InvalidInput(f"{sorted(unknown)[0]}: not a claim field that can be changed")
+    new: dict[str, Any] = {}
     if "statement" in data:
-        claim.statement = _check_statement(data["statement"])
+        new["statement"] = _check_statement(data["statement"])
     if "tags" in data:
-        claim.tags = check_tags(data["tags"])
+        new["tags"] = check_tags(data["tags"])
     if "note" in data:
-        claim.note = _check_note(data["note"])
+        new["note"] = _check_note(data["note"])
+    changed = {k: v for k, v in new.items() if getattr(claim, k) != v}
+    if not changed:
+        return get_claim(session, claim_id)
+    for name, value in changed.items():
+        setattr(claim, name, value)
     claim.updated_at = utcnow()
     session.add(claim)
     changes.record(session, "claim", claim_id, "update", actor)
@@ -367,18 +377,66 @@ def get_evidence(session: Session, claim_id: str, evidence_id: str) -> EvidenceV
     return EvidenceView(evidence=row[0], document_id=row[1])
 
 
-def list_evidence(session: Session, claim_id: str) -> list[EvidenceView]:
-    """A claim's evidence: supports, then contradicts, then qualifies; in text order."""
+def _evidence_order() -> tuple[Any, ...]:
+    """Supports, then contradicts, then qualifies; each by document and text position; the
+    evidence id last, so that the order is total (a keyset for cursors)."""
+    stance = case({s: i for i, s in enumerate(STANCES)}, value=Evidence.stance, else_=len(STANCES))
+    return stance, Span.document_id, Span.start, Evidence.id
+
+
+def _evidence_query(session: Session, claim_id: str) -> Select:
+    """(evidence, document id, stance rank, start) for the claim's evidence, in order."""
     if session.get(Claim, claim_id) is None:
         raise NotFound(f"no claim with id {claim_id!r}", id=claim_id)
-    order = case({s: i for i, s in enumerate(STANCES)}, value=Evidence.stance)
-    rows = session.execute(
-        select(Evidence, Span.document_id)
+    stance, document_id, start, evidence_id = _evidence_order()
+    return (
+        select(Evidence, document_id, stance, start)
         .join(Span, Span.id == Evidence.span_id)
         .where(Evidence.claim_id == claim_id)
-        .order_by(order, Span.document_id, Span.start, Evidence.id)
-    ).all()
-    return [EvidenceView(evidence=e, document_id=d) for e, d in rows]
+        .order_by(stance, document_id, start, evidence_id)
+    )
+
+
+def list_evidence(session: Session, claim_id: str) -> list[EvidenceView]:
+    """A claim's evidence, all of it: supports, then contradicts, then qualifies; each in
+    document and text order. `evidence_page` gives it a page at a time."""
+    rows = session.execute(_evidence_query(session, claim_id)).all()
+    return [EvidenceView(evidence=row[0], document_id=row[1]) for row in rows]
+
+
+def _evidence_position(cursor: str | None) -> tuple[int, str, int, str] | None:
+    position = decode_cursor(cursor, "k", "d", "s", "i")
+    if position is None:
+        return None
+    k, d, s, i = (position[key] for key in ("k", "d", "s", "i"))
+    if not (
+        isinstance(d, str)
+        and isinstance(i, str)
+        and all(isinstance(v, int) and not isinstance(v, bool) and abs(v) <= INT4 for v in (k, s))
+    ):
+        raise BadQuery("cursor: not a cursor for this list; use next_cursor as given")
+    return k, d, s, i
+
+
+def evidence_page(
+    session: Session, claim_id: str, *, limit: int = DEFAULT_LIMIT, cursor: str | None = None
+) -> Page[EvidenceView]:
+    """`list_evidence` a page at a time: at most `limit` pieces after `cursor` (the previous
+    page's `next_cursor`); `total` counts all the claim's evidence."""
+    query = _evidence_query(session, claim_id)
+    total = session.execute(
+        select(func.count()).select_from(Evidence).where(Evidence.claim_id == claim_id)
+    ).scalar_one()
+    position = _evidence_position(cursor)
+    if position is not None:
+        query = query.where(tuple_(*_evidence_order()) > tuple_(*position))
+    rows = session.execute(query.limit(limit + 1)).all()
+    next_cursor = None
+    if len(rows) > limit:
+        evidence, document_id, stance, start = rows[limit - 1]
+        next_cursor = encode_cursor({"k": stance, "d": document_id, "s": start, "i": evidence.id})
+    items = [EvidenceView(evidence=row[0], document_id=row[1]) for row in rows[:limit]]
+    return Page(items=items, total=total, next_cursor=next_cursor)
 
 
 def update_evidence(
@@ -389,15 +447,22 @@ def update_evidence(
     *,
     actor: str | None = None,
 ) -> EvidenceView:
-    """Change the stance or the note of a piece of evidence (the span stays)."""
+    """Change the stance or the note of a piece of evidence (the span stays). Sent with the
+    values it already has, it changes nothing and the change feed gets no record."""
     view = get_evidence(session, claim_id, evidence_id)
     unknown = set(data) - set(EVIDENCE_FIELDS)
     if unknown:
         raise InvalidInput(f"{sorted(unknown)[0]}: not an evidence field that can be changed")
+    new: dict[str, Any] = {}
     if "stance" in data:
-        view.evidence.stance = _check_stance(data["stance"])
+        new["stance"] = _check_stance(data["stance"])
     if "note" in data:
-        view.evidence.note = _check_note(data["note"])
+        new["note"] = _check_note(data["note"])
+    changed = {k: v for k, v in new.items() if getattr(view.evidence, k) != v}
+    if not changed:
+        return view
+    for name, value in changed.items():
+        setattr(view.evidence, name, value)
     session.add(view.evidence)
     changes.record(session, "evidence", evidence_id, "update", actor)
     session.flush()

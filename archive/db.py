@@ -4,6 +4,11 @@ SQLite runs in WAL mode with a busy timeout and foreign keys on. Its Python driv
 transaction handling is switched off so that SQLAlchemy emits BEGIN itself: this makes
 savepoints work, and lets write sessions take the write lock up front (`BEGIN IMMEDIATE`),
 which is what keeps concurrent writers from failing with "database is locked" on upgrade.
+
+Case-insensitive filters compare `folded(column)` with `fold(value)`: lower case, and the
+curly apostrophes ‘ ’ read as a straight '. PostgreSQL's `lower()` folds every script (with
+a UTF-8 `LC_CTYPE`); SQLite's folds ASCII only, so every SQLite connection gets
+`archive_fold()`, Python's own `fold`, and `folded` compiles to it there.
 """
 
 from __future__ import annotations
@@ -14,8 +19,10 @@ from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, Text, create_engine, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 from sqlmodel import Session
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
@@ -60,10 +67,45 @@ def make_engine(url: str, **kwargs: object) -> Engine:
     return create_engine(url, **kwargs)
 
 
+# The apostrophes a title, a name or a statement may be typed with, all read as "'".
+_APOSTROPHES = str.maketrans({"\u2018": "'", "\u2019": "'"})
+
+
+def fold(value: str) -> str:
+    """`value` as the case-insensitive filters compare it: lower case (every script), with
+    ‘ and ’ read as '."""
+    return value.lower().translate(_APOSTROPHES)
+
+
+def _sqlite_fold(value: object) -> object:
+    return fold(value) if isinstance(value, str) else value
+
+
+class folded(FunctionElement):  # noqa: N801 - used like func.lower
+    """SQL for `fold(column)`: `archive_fold(column)` on SQLite, where it is Python's `fold`
+    (registered on every connection, below), and `lower()` with `translate()` elsewhere."""
+
+    type = Text()
+    name = "folded"
+    inherit_cache = True
+
+
+@compiles(folded)
+def _folded(element: folded, compiler, **kw) -> str:  # noqa: ANN001
+    # translate(): each of ‘ ’ (U+2018, U+2019) becomes ' (written '' in an SQL literal)
+    return f"translate(lower({compiler.process(element.clauses, **kw)}), '\u2018\u2019', '''''')"
+
+
+@compiles(folded, "sqlite")
+def _folded_sqlite(element: folded, compiler, **kw) -> str:  # noqa: ANN001
+    return f"archive_fold({compiler.process(element.clauses, **kw)})"
+
+
 def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record) -> None:  # noqa: ANN001
         dbapi_connection.isolation_level = None  # SQLAlchemy emits BEGIN (see module doc)
+        dbapi_connection.create_function("archive_fold", 1, _sqlite_fold, deterministic=True)
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")

@@ -10,10 +10,12 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Text, and_, func, or_, select
+from sqlalchemy import and_, case, exists, false, func, literal, or_, select, type_coerce
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Session
 
 from archive import changes
+from archive.db import fold, folded
 from archive.errors import BadQuery, Conflict, InvalidInput, NotFound
 from archive.models import (
     DOCUMENT_KINDS,
@@ -245,7 +247,11 @@ def slice_text(text: str, start: int | None, end: int | None) -> str:
 def update_document(
     session: Session, doc_id: str, changes_: dict[str, Any], *, actor: str | None = None
 ) -> Document:
-    """Change metadata (never the text: a new text is a new revision, see `texts`)."""
+    """Change metadata (never the text: a new text is a new revision, see `texts`).
+
+    Fields sent with the value they already have are no change: when nothing differs, the
+    document is returned as it was (same `updated_at`) and the change feed gets no record.
+    """
     if "text" in changes_:
         raise InvalidInput("text: PATCH changes metadata only; PUT /v1/documents/{id}/text")
     document = get_document(session, doc_id)
@@ -253,8 +259,12 @@ def update_document(
     if unknown:
         raise InvalidInput(f"{sorted(unknown)[0]}: not a document field that can be changed")
     _check_metadata(changes_)
-    for key, value in changes_.items():
-        setattr(document, key, [] if key == "creators" and value is None else value)
+    new = {k: [] if k == "creators" and v is None else v for k, v in changes_.items()}
+    changed = {k: v for k, v in new.items() if getattr(document, k) != v}
+    if not changed:  # nothing to change: no new updated_at (nor ETag), no change record
+        return document
+    for key, value in changed.items():
+        setattr(document, key, value)
     document.updated_at = utcnow()
     session.add(document)
     changes.record(session, "document", doc_id, "update", actor)
@@ -343,13 +353,18 @@ def list_documents(
     limit: int = 20,
     cursor: str | None = None,
 ) -> Page[Document]:
-    """Documents in id order, filtered; a document matches a date range it overlaps."""
+    """Documents in id order, filtered; a document matches a date range it overlaps.
+
+    `creator` is part of the name of any of its creators and `q` words that must all be in
+    the title, both compared by `archive.db.fold`: ignoring case (in every script), with
+    ‘ ’ and ' alike.
+    """
     conditions = []
     if kind is not None:
         conditions.append(Document.kind == kind)
     if creator:
-        creators_text = func.lower(func.cast(Document.creators, Text()))
-        conditions.append(creators_text.like(contains_pattern(creator), escape="\\"))
+        check_storable(creator, "creator")
+        conditions.append(_creator_condition(session, creator))
     low, high = _published_bounds()
     if published_from:
         bound = pad_published(published_from, high=False)
@@ -358,7 +373,8 @@ def list_documents(
         bound = pad_published(published_to, high=True)
         conditions.append(and_(Document.published.is_not(None), low <= bound))
     for word in (q or "").split():
-        conditions.append(func.lower(Document.title).like(contains_pattern(word), escape="\\"))
+        check_storable(word, "q")
+        conditions.append(folded(Document.title).like(folded_pattern(word), escape="\\"))
     total = session.execute(
         select(func.count()).select_from(Document).where(*conditions)
     ).scalar_one()
@@ -376,3 +392,29 @@ def contains_pattern(value: str) -> str:
     `%`, `_` and `\\` in it match only themselves."""
     escaped = value.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
+
+
+def folded_pattern(value: str) -> str:
+    """A LIKE pattern (escape character `\\`) that `folded(column)` matches when the column
+    contains `value`, ignoring case and telling no apostrophe (' ‘ ’) from another."""
+    return contains_pattern(fold(value))
+
+
+def _creator_condition(session: Session, creator: str) -> Any:
+    """Some creator's `name` contains `creator` (folded): the names only, never the roles
+    or the JSON around them. As in the `creator` filter of search (`archive.search`)."""
+    pattern = folded_pattern(creator)
+    if session.get_bind().dialect.name == "postgresql":
+        creators = type_coerce(Document.creators, JSONB)
+        entries = func.jsonb_array_elements(creators).table_valued("value")
+        name = type_coerce(entries.c.value, JSONB)["name"].astext
+        named = exists(
+            select(literal(1)).select_from(entries).where(folded(name).like(pattern, escape="\\"))
+        )
+        # jsonb_array_elements fails on anything but an array: never call it on one
+        return case((func.jsonb_typeof(creators) == "array", named), else_=false())
+    entries = func.json_each(Document.creators).table_valued("value")
+    name = func.json_extract(entries.c.value, "$.name")
+    return exists(
+        select(literal(1)).select_from(entries).where(folded(name).like(pattern, escape="\\"))
+    )

@@ -35,7 +35,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlmodel import Session
 
-from archive.documents import check_published, contains_pattern, pad_published
+from archive.documents import check_published, folded_pattern, pad_published
 from archive.errors import BadQuery, InvalidInput
 from archive.models import DOCUMENT_KINDS
 from archive.pagination import MAX_LIMIT, decode_cursor, encode_cursor
@@ -180,6 +180,10 @@ class _Engine:
     def creator_matches(self, table: str) -> str:
         raise NotImplementedError
 
+    def folded(self, expression: str) -> str:
+        """SQL for `archive.db.fold(expression)`, to compare with a `folded_pattern`."""
+        raise NotImplementedError
+
     def count_facets(self, session: Session, where: str, params: Params, into: Counters) -> None:
         """Count every match `into` counters by type, kind, year and creator; claims count
         only under type here (see `_facets`)."""
@@ -251,10 +255,14 @@ class _SQLite(_Engine):
                     creators[name] += n
 
     def creator_matches(self, table: str) -> str:
+        name = self.folded("json_extract(cr.value, '$.name')")
         return (
             f"EXISTS (SELECT 1 FROM json_each({table}.creators) AS cr "
-            "WHERE lower(json_extract(cr.value, '$.name')) LIKE :creator ESCAPE '\\')"
+            f"WHERE {name} LIKE :creator ESCAPE '\\')"
         )
+
+    def folded(self, expression: str) -> str:
+        return f"archive_fold({expression})"  # registered on every connection (archive.db)
 
     def rows(self, session: Session, sql: str, params: dict[str, Any]) -> list[Any]:
         return _driver_rows(session, sql, params)
@@ -347,11 +355,16 @@ class _PostgreSQL(_Engine):
         )
 
     def creator_matches(self, table: str) -> str:
+        name = self.folded("cr.value ->> 'name'")
         return (
             f"CASE WHEN jsonb_typeof({table}.creators) = 'array' THEN EXISTS ("
             f"SELECT 1 FROM jsonb_array_elements({table}.creators) AS cr "
-            "WHERE lower(cr.value ->> 'name') LIKE :creator ESCAPE '\\') ELSE false END"
+            f"WHERE {name} LIKE :creator ESCAPE '\\') ELSE false END"
         )
+
+    def folded(self, expression: str) -> str:
+        # each of ‘ ’ becomes ' (written '' inside an SQL literal), as archive.db.folded
+        return f"translate(lower({expression}), '\u2018\u2019', '''''')"
 
 
 def _engine_for(session: Session, query: SearchQuery, params: dict[str, Any]) -> _Engine:
@@ -372,7 +385,7 @@ def _document_conditions(
         params["kind"] = filters.kind
         conditions.append(f"{table}.kind = :kind")
     if filters.creator:
-        params["creator"] = contains_pattern(filters.creator)
+        params["creator"] = folded_pattern(filters.creator)
         conditions.append(engine.creator_matches(table))
     if filters.published_from:
         # an item matches every range its (partial) date overlaps, as in /v1/documents
@@ -405,8 +418,9 @@ def _conditions(
         params["type"] = filters.type
         conditions.append("i.type = :type")
     if filters.speaker:
-        params["speaker"] = contains_pattern(filters.speaker)
-        conditions.append("i.type = 'span' AND lower(i.speaker) LIKE :speaker ESCAPE '\\'")
+        params["speaker"] = folded_pattern(filters.speaker)
+        speaker = engine.folded("i.speaker")
+        conditions.append(f"i.type = 'span' AND {speaker} LIKE :speaker ESCAPE '\\'")
     own = _document_conditions(filters, engine, "i", params)
     of_claim = _document_conditions(filters, engine, "d", params)
     if filters.document is not None:

@@ -20,11 +20,12 @@ from sqlmodel import Session
 from archive import changes
 from archive.anchoring import check_offsets, context, locate
 from archive.claims import evidence_claims_for_span, slugify
+from archive.db import folded
 from archive.documents import (
     check_id,
     check_storable,
     check_tags,
-    contains_pattern,
+    folded_pattern,
     free_id,
     get_document,
     get_text,
@@ -317,8 +318,9 @@ def list_spans(
 ) -> Page[Span]:
     """Spans in text order (by document, then start, end and id), filtered.
 
-    `speaker` matches part of the speaker's name, ignoring case (`mikoyan` finds Anastas
-    Mikoyan's words). An orphaned span sorts by the position it had in the revision it names.
+    `speaker` matches part of the speaker's name, ignoring case in every script, with ‘ ’
+    and ' alike (`archive.db.fold`): `mikoyan` finds Anastas Mikoyan's words. An orphaned
+    span sorts by the position it had in the revision it names.
     """
     conditions: list[Any] = []
     if document is not None:
@@ -331,8 +333,8 @@ def list_spans(
         conditions.append(Span.anchor_status == anchor_status)
     if speaker is not None:
         check_storable(speaker, "speaker")
-        pattern = contains_pattern(speaker)
-        conditions.append(func.lower(Span.speaker).like(pattern, escape="\\"))
+        pattern = folded_pattern(speaker)
+        conditions.append(folded(Span.speaker).like(pattern, escape="\\"))
     total = session.execute(select(func.count()).select_from(Span).where(*conditions)).scalar_one()
     key = tuple_(Span.document_id, Span.start, Span.end, Span.id)
     query = select(Span).where(*conditions)
@@ -361,6 +363,10 @@ def update_span(
     Re-targeting takes `start` and `end`, or `exact` (with `prefix`/`suffix` to choose
     among repeats), exactly as on create; the span is then anchored to the current revision
     with status "exact" (which is how an orphaned span is given a new home).
+
+    Fields sent with the values they already have (a target where the span already is) are
+    no change: when nothing differs, the span stays as it was (same `updated_at`) and the
+    change feed gets no record.
     """
     span = get_span(session, span_id)
     unknown = set(data) - {*FIELDS, *TARGET}
@@ -368,6 +374,7 @@ def update_span(
         raise InvalidInput(f"{sorted(unknown)[0]}: not a span field that can be changed")
     if "kind" in data and data["kind"] is None:
         raise InvalidInput(f"kind: must be one of {', '.join(SPAN_KINDS)}")
+    new: dict[str, Any] = {}
     if any(data.get(k) is not None for k in TARGET):
         if all(data.get(k) is None for k in ("start", "end", "exact")):
             raise InvalidInput(
@@ -376,16 +383,21 @@ def update_span(
         document = get_document(session, span.document_id)
         text = get_text(session, document)
         start, end = _target(text, data)
-        span.start, span.end, span.exact = start, end, text[start:end]
-        span.prefix, span.suffix = context(text, start, end)
-        span.revision = document.revision
-        span.anchor_status = "exact"
+        prefix, suffix = context(text, start, end)
+        new |= {"start": start, "end": end, "exact": text[start:end]}
+        new |= {"prefix": prefix, "suffix": suffix, "revision": document.revision}
+        new["anchor_status"] = "exact"
     fields = _fields(session, data, document_id=span.document_id, span_id=span.id)
-    for name, value in fields.items():
-        if name == "citation_ids":
-            _link(session, span.id, value)
-        else:
-            setattr(span, name, value)
+    links = fields.pop("citation_ids", None)
+    new |= fields
+    changed = {name: value for name, value in new.items() if getattr(span, name) != value}
+    relink = links is not None and sorted(links) != citation_ids_of(session, [span.id])[span.id]
+    if not changed and not relink:
+        return span
+    for name, value in changed.items():
+        setattr(span, name, value)
+    if relink:
+        _link(session, span.id, links)
     span.updated_at = utcnow()
     session.add(span)
     changes.record(session, "span", span.id, "update", actor)

@@ -25,7 +25,6 @@ from api.schemas.claims import (
     ClaimRead,
     ClaimUpdate,
     EvidenceCreate,
-    EvidenceList,
     EvidenceRead,
     EvidenceUpdate,
     ProvenanceRead,
@@ -183,13 +182,21 @@ def delete_claim(session: SessionDep, key: Writer, claim_id: ClaimId) -> Respons
 @router.get(
     "/claims/{claim_id}/evidence",
     summary="List a claim's evidence",
-    response_model=EvidenceList,
-    responses=responses(304, 401, 404),
+    response_model=PageOf[EvidenceRead],
+    responses=responses(304, 400, 401, 404, 422),
 )
-def list_evidence(request: Request, session: SessionDep, _: Reader, claim_id: ClaimId) -> Response:
-    """Supports, then contradicts, then qualifies; each in document and text order."""
-    items = [present_evidence(v) for v in claims.list_evidence(session, claim_id)]
-    return respond(request, {"items": items, "total": len(items)})
+def list_evidence(
+    request: Request,
+    session: SessionDep,
+    _: Reader,
+    claim_id: ClaimId,
+    limit: Limit = 20,
+    cursor: Cursor = None,
+) -> Response:
+    """Supports, then contradicts, then qualifies; each in document and text order. Pages
+    like every list: `?limit=` (default 20, at most 100), then `?cursor=<next_cursor>`."""
+    page = claims.evidence_page(session, claim_id, limit=limit, cursor=cursor)
+    return page_response(request, page, [present_evidence(v) for v in page.items])
 
 
 @router.post(

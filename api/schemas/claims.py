@@ -146,11 +146,6 @@ class EvidenceRead(BaseModel):
     )
 
 
-class EvidenceList(BaseModel):
-    items: list[EvidenceRead]
-    total: int
-
-
 class ProvenanceSpan(BaseModel):
     id: str
     exact: str = Field(description="The exact words, `text[start:end]` of the document")

@@ -90,3 +90,44 @@ def test_polling_is_cheap_with_an_etag(client: TestClient) -> None:
         "/v1/changes", params={"since": 500}, headers={"If-None-Match": first.headers["etag"]}
     )
     assert again.status_code == 304
+
+
+def test_an_unknown_entity_is_refused_naming_the_known_ones(client: TestClient) -> None:
+    """A mirror that filters on a misspelt entity must hear so, not get an empty feed with a
+    `since` that skips everything."""
+    for typo in ("claims", "Claim", "documents", "evidences", "x"):
+        response = client.get("/v1/changes", params={"since": 0, "entity": typo})
+        assert response.status_code == 422, typo
+        assert response.headers["content-type"] == PROBLEM
+        body = response.json()
+        assert body["errors"][0]["loc"] == ["query", "entity"]
+        for known in ("document", "span", "citation", "claim", "evidence"):
+            assert f"'{known}'" in body["detail"], (typo, known)
+    for known in ("document", "span", "citation", "claim", "evidence"):
+        items, _ = _all_since(client, 0, entity=known)
+        assert items and {i["entity"] for i in items} == {known}
+
+
+def test_a_patch_that_changes_nothing_is_not_a_change(writer: TestClient) -> None:
+    """Sent with the values a resource already has, a PATCH answers 200 with the resource as
+    it was: the same ETag and updated_at, and nothing in the feed."""
+    _, since = _all_since(writer, 0)
+    urls = {
+        "/v1/documents/fear-backstage": ("title", "kind", "creators", "published", "language"),
+        "/v1/spans/fear-volkogonov": ("kind", "speaker", "tags", "citation_ids"),
+        "/v1/citations/fear-volkogonov-ref": ("label", "raw", "csl", "status", "note", "span_ids"),
+        "/v1/claims/speech-26000-words": ("statement", "tags", "note"),
+        "/v1/claims/speech-date-25-february/evidence/speech-date-25-february--siegelbaum": (
+            "stance",
+            "note",
+        ),
+    }
+    for url, fields in urls.items():
+        before = writer.get(url)
+        assert before.status_code == 200, url
+        for body in ({}, {k: before.json()[k] for k in fields}):
+            response = writer.patch(url, json=body, headers={"If-Match": before.headers["etag"]})
+            assert response.status_code == 200, (url, response.text)
+            assert response.json() == before.json(), url
+            assert response.headers["etag"] == before.headers["etag"], url
+    assert _all_since(writer, since) == ([], since)

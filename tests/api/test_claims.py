@@ -217,10 +217,12 @@ def test_conditional_requests(writer: TestClient) -> None:
     assert stale.status_code == 412
     assert writer.get(url).json() == first.json()
     assert writer.delete(url, headers={"If-Match": '"nope"'}).status_code == 412
-    changed = writer.patch(url, json={"tags": ["length"], "note": None}, headers={"If-Match": etag})
+    changed = writer.patch(
+        url, json={"tags": ["length", "words"], "note": None}, headers={"If-Match": etag}
+    )
     assert changed.status_code == 200
     assert (
-        changed.json()["tags"] == ["length"]
+        changed.json()["tags"] == ["length", "words"]
         and changed.json()["statement"] == first.json()["statement"]
     )
     assert changed.headers["etag"] != etag
@@ -269,3 +271,74 @@ def test_a_span_that_is_evidence_cannot_be_deleted(writer: TestClient) -> None:
     assert refused.status_code == 409
     assert "speech-date-25-february" in refused.text
     assert claim(writer, "speech-date-25-february")["status"] == "contested"
+
+
+def test_statement_words_ignore_case_in_every_script_and_apostrophe_forms(
+    writer: TestClient,
+) -> None:
+    made = writer.post(
+        "/v1/claims",
+        json={"id": "zrodla", "statement": "Khrushchev’s speech was printed in Źródła in 1956."},
+    )
+    assert made.status_code == 201, made.text
+    assert ids(writer, "q=źródła") == ["zrodla"]
+    assert ids(writer, "q=ŹRÓDŁA") == ["zrodla"]
+    assert ids(writer, "q=Khrushchev's%20ŹRÓDŁA") == ["zrodla"]
+    assert ids(writer, "q=Khrushchev's") == ids(writer, "q=Khrushchev’s")
+    assert "zrodla" in ids(writer, "q=KHRUSHCHEV‘S")
+
+
+def test_evidence_pages_like_every_list(client: TestClient) -> None:
+    url = "/v1/claims/speech-date-25-february/evidence"
+    everything = client.get(f"{url}?limit=100").json()
+    assert everything["total"] == len(everything["items"]) == 4
+    assert everything["next_cursor"] is None
+
+    first = client.get(f"{url}?limit=2")
+    assert first.status_code == 200
+    body = first.json()
+    assert len(body["items"]) == 2 and body["total"] == 4 and body["next_cursor"]
+    assert 'rel="next"' in first.headers["link"]
+    rest = client.get(f"{url}?limit=2&cursor={body['next_cursor']}").json()
+    assert rest["total"] == 4 and rest["next_cursor"] is None
+    assert body["items"] + rest["items"] == everything["items"]
+
+    walked, next_url = [], f"{url}?limit=1"
+    while next_url:
+        page = client.get(next_url).json()
+        walked += page["items"]
+        next_url = page["next_cursor"] and f"{url}?limit=1&cursor={page['next_cursor']}"
+    assert walked == everything["items"]
+
+    assert client.get(f"{url}?limit=101").status_code == 422
+    assert client.get(f"{url}?limit=0").status_code == 422
+    bad = client.get(f"{url}?cursor=nonsense")
+    assert bad.status_code == 400 and "cursor" in bad.json()["detail"]
+    assert client.get("/v1/claims/no-such-claim/evidence?limit=2").status_code == 404
+
+
+def test_a_patch_that_changes_nothing_changes_nothing(writer: TestClient) -> None:
+    url = "/v1/claims/speech-date-25-february"
+    before = writer.get(url)
+    evidence_url = f"{url}/evidence/speech-date-25-february--siegelbaum"
+    evidence = writer.get(evidence_url)
+    latest = writer.get("/v1/changes").json()["latest"]
+    same = {k: before.json()[k] for k in ("statement", "tags", "note")}
+    for body in ({}, same, {"tags": [*before.json()["tags"], before.json()["tags"][0]]}):
+        response = writer.patch(url, json=body, headers={"If-Match": before.headers["etag"]})
+        assert response.status_code == 200, response.text
+        assert response.json() == before.json()
+        assert response.headers["etag"] == before.headers["etag"]
+    for body in ({}, {k: evidence.json()[k] for k in ("stance", "note")}):
+        response = writer.patch(evidence_url, json=body)
+        assert response.status_code == 200, response.text
+        assert response.json() == evidence.json()
+        assert response.headers["etag"] == evidence.headers["etag"]
+    assert writer.get(url).headers["etag"] == before.headers["etag"]
+    assert writer.get("/v1/changes", params={"since": latest}).json()["items"] == []
+
+    changed = writer.patch(url, json={**same, "note": "checked"})
+    assert changed.json()["note"] == "checked"
+    assert changed.headers["etag"] != before.headers["etag"]
+    feed = writer.get("/v1/changes", params={"since": latest}).json()["items"]
+    assert [(c["entity"], c["action"]) for c in feed] == [("claim", "update")]

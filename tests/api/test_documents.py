@@ -189,3 +189,84 @@ def test_bad_documents_are_422_naming_the_field(writer: TestClient, body: dict, 
 def test_health(client: TestClient, dialect: str) -> None:
     body = client.get("/v1/health").json()
     assert body == {"status": "ok", "database": dialect, "documents": 5}
+
+
+def _ids(client: TestClient, query: str) -> set[str]:
+    response = client.get(f"/v1/documents?limit=100&{query}")
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["total"] == len(body["items"])
+    return {d["id"] for d in body["items"]}
+
+
+def test_creator_matches_names_not_the_stored_json(writer: TestClient) -> None:
+    """`creator` is part of a creator's name: never a role, a key or the JSON around them."""
+    writer.post(
+        "/v1/documents",
+        json={
+            "id": "memoirs",
+            "title": "Memoirs",
+            "text": "x",
+            "creators": [{"name": "Strobe Talbott", "role": "translator"}],
+        },
+    )
+    for query in ("role", "name", "author", "translator", "%22", "%7B", ":", ", "):
+        assert _ids(writer, f"creator={query}") == set(), query
+    assert _ids(writer, "creator=FIGES") == {"figes-secret-speech"}
+    assert _ids(writer, "creator=orlando%20fig") == {"figes-secret-speech"}
+    assert _ids(writer, "creator=talbott") == {"memoirs"}
+    assert _ids(writer, "creator=bott&kind=secondary") == {"memoirs"}
+
+
+def test_title_and_creator_ignore_case_in_every_script(writer: TestClient) -> None:
+    """On SQLite as on PostgreSQL: SQLite's own lower() folds ASCII only."""
+    created = writer.post(
+        "/v1/documents",
+        json={
+            "id": "etudes",
+            "title": "Études sur Józef Świętochowski",
+            "text": "x",
+            "creators": [{"name": "József Ösztön", "role": "author"}],
+        },
+    )
+    assert created.status_code == 201, created.text
+    for query in ("q=études", "q=ÉTUDES", "q=ŚWIĘTOCHOWSKI%20józef", "creator=ösztön"):
+        assert _ids(writer, query) == {"etudes"}, query
+    assert _ids(writer, "creator=JÓZSEF%20Ö") == {"etudes"}
+    assert _ids(writer, "q=etudes") == set(), "accents are kept: only case is ignored"
+
+
+def test_title_words_treat_straight_and_curly_apostrophes_alike(writer: TestClient) -> None:
+    writer.post(
+        "/v1/documents", json={"id": "straight", "title": "Khrushchev's Russia", "text": "x"}
+    )
+    writer.post("/v1/documents", json={"id": "left", "title": "Khrushchev‘s thaw", "text": "x"})
+    curly = {"siegelbaum-secret-speech", "not-so-secret-speech"}  # titles typed with ’
+    assert curly <= _ids(writer, "q=Khrushchev’s")
+    for typed in ("Khrushchev's", "Khrushchev’s", "Khrushchev‘s", "KHRUSHCHEV'S"):
+        found = _ids(writer, f"q={typed}")
+        assert found >= curly | {"straight", "left"}, typed
+        assert found == _ids(writer, "q=Khrushchev's"), typed
+
+
+def test_a_patch_that_changes_nothing_changes_nothing(writer: TestClient) -> None:
+    url = "/v1/documents/figes-secret-speech"
+    before = writer.get(url)
+    latest = writer.get("/v1/changes").json()["latest"]
+    same = {k: before.json()[k] for k in ("title", "kind", "creators", "published", "publisher")}
+    for body in ({}, same, {"creators": before.json()["creators"]}):
+        response = writer.patch(url, json=body, headers={"If-Match": before.headers["etag"]})
+        assert response.status_code == 200, response.text
+        assert response.json() == before.json()
+        assert response.headers["etag"] == before.headers["etag"]
+    assert writer.get(url).headers["etag"] == before.headers["etag"]
+    assert writer.get("/v1/changes", params={"since": latest}).json()["items"] == []
+
+    changed = writer.patch(url, json={**same, "publisher": "Pravda"})
+    assert changed.json()["publisher"] == "Pravda"
+    assert changed.headers["etag"] != before.headers["etag"]
+    assert changed.json()["updated_at"] > before.json()["updated_at"]
+    feed = writer.get("/v1/changes", params={"since": latest}).json()["items"]
+    assert [(c["entity"], c["id"], c["action"]) for c in feed] == [
+        ("document", "figes-secret-speech", "update")
+    ]

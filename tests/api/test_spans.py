@@ -260,3 +260,50 @@ def test_a_text_that_cannot_be_stored_is_refused(
     )
     problem(response, status)
     assert writer.get(f"/v1/documents/{FEAR}").json()["revision"] == 1
+
+
+def test_speaker_ignores_case_in_every_script_and_apostrophe_forms(writer: TestClient) -> None:
+    for body in (
+        {"exact": "Sergei Mezentsev", "speaker": "József Ösztön"},
+        {"exact": GOD_KNOWS, "suffix": "…What", "speaker": "Seán O’Casey"},
+    ):
+        made = writer.post(f"/v1/documents/{BRIEF}/spans", json=body)
+        assert made.status_code == 201, made.text
+
+    def speakers(query: str) -> set[str]:
+        response = writer.get(f"/v1/spans?limit=100&speaker={query}")
+        assert response.status_code == 200, response.text
+        return {s["speaker"] for s in response.json()["items"]}
+
+    assert speakers("ösztön") == speakers("ÖSZTÖN") == {"József Ösztön"}
+    assert speakers("o'casey") == speakers("O’CASEY") == {"Seán O’Casey"}
+    assert speakers("SEÁN") == {"Seán O’Casey"}
+
+
+@pytest.mark.parametrize("span_id", ["brief-mezentsev-title", "fear-volkogonov"])
+def test_a_patch_that_changes_nothing_changes_nothing(writer: TestClient, span_id: str) -> None:
+    url = f"/v1/spans/{span_id}"
+    before = writer.get(url)
+    span = before.json()
+    assert span["anchor_status"] == "exact"
+    latest = writer.get("/v1/changes").json()["latest"]
+    fields = ("kind", "speaker", "quoted_from", "note", "tags", "citation_ids")
+    same = {k: span[k] for k in fields}
+    for body in (
+        {},
+        same,
+        {"start": span["start"], "end": span["end"]},
+        {"exact": span["exact"], "prefix": span["prefix"], "suffix": span["suffix"]},
+        {"citation_ids": list(reversed(span["citation_ids"]))},
+    ):
+        response = writer.patch(url, json=body, headers={"If-Match": before.headers["etag"]})
+        assert response.status_code == 200, response.text
+        assert response.json() == span
+        assert response.headers["etag"] == before.headers["etag"]
+    assert writer.get("/v1/changes", params={"since": latest}).json()["items"] == []
+
+    changed = writer.patch(url, json={**same, "note": "checked"})
+    assert changed.json()["note"] == "checked"
+    assert changed.headers["etag"] != before.headers["etag"]
+    feed = writer.get("/v1/changes", params={"since": latest}).json()["items"]
+    assert [(c["entity"], c["id"], c["action"]) for c in feed] == [("span", span_id, "update")]
