@@ -233,6 +233,8 @@ def _document_machinery(path: str, method: str, op: dict[str, Any]) -> None:
         codes.append(429)
     if "requestBody" in op:
         codes.append(413)
+        if "application/json" in op["requestBody"].get("content", {}):
+            codes.append(415)  # a body sent as anything but JSON (api/errors._validation)
     if method in CONDITIONAL_WRITES:
         params.append(
             _header(

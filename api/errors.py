@@ -50,6 +50,12 @@ def problem(
     return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
 
 
+def _is_json(media: str) -> bool:
+    return media == "application/json" or (
+        media.startswith("application/") and media.endswith("+json")
+    )
+
+
 def _loc(loc: tuple[Any, ...]) -> str:
     return ".".join(str(part) for part in loc)
 
@@ -59,6 +65,17 @@ async def _validation(request: Request, exc: RequestValidationError) -> JSONResp
         {"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg", "invalid"))}
         for e in exc.errors()
     ]
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    sent = (
+        request.headers.get("content-length", "0") != "0" or "transfer-encoding" in request.headers
+    )
+    if sent and not _is_json(media) and any(item["loc"][:1] == ["body"] for item in items):
+        # FastAPI reads only a JSON body; `curl -d` sends form encoding unless told otherwise
+        return problem(
+            415,
+            f"Content-Type: {media or 'none given'}; send the body as JSON, with "
+            "`Content-Type: application/json`",
+        )
     first = items[0] if items else {"loc": [], "msg": "invalid request"}
     detail = f"{_loc(tuple(first['loc']))}: {first['msg']}"
     if len(items) > 1:
@@ -170,6 +187,7 @@ DESCRIPTIONS = {
     409: "Conflict with the archive's current state",
     412: "Precondition failed: the resource changed since the ETag in If-Match",
     413: "Request body too large",
+    415: "Unsupported media type: send the body as JSON (`Content-Type: application/json`)",
     422: "Validation failed",
     429: "Too many requests",
     503: "The database is unavailable",

@@ -88,6 +88,29 @@ def test_validation_errors_list_loc_and_msg(admin: TestClient) -> None:
         assert body["errors"] and {"loc", "msg"} <= set(body["errors"][0])
 
 
+@pytest.mark.parametrize("content_type", ["application/x-www-form-urlencoded", "text/plain", None])
+def test_a_json_body_sent_as_another_type_is_a_415_that_says_so(
+    admin: TestClient, content_type: str | None
+) -> None:
+    """`curl -d '{...}'` sends form encoding unless told otherwise: the answer names the
+    header to send, on every route that takes a JSON body (as its OpenAPI says)."""
+    body = b'{"title": "Notes", "text": "Khrushchev spoke."}'
+    for method, path, op in operations(admin):
+        if "application/json" not in op.get("requestBody", {}).get("content", {}):
+            continue
+        assert "415" in op["responses"], (method, path)
+        if "{" in path:
+            continue
+        headers = {"Content-Type": content_type} if content_type else {}
+        response = admin.request(method, path, content=body, headers=headers)
+        problem = assert_problem(response, 415)
+        assert "Content-Type: application/json" in problem["detail"], (method, path)
+    created = admin.post("/v1/documents", content=body, headers={"Content-Type": "text/plain"})
+    assert created.status_code == 415 and admin.get("/v1/documents/notes").status_code == 404
+    empty = admin.post("/v1/documents", headers={"Content-Type": "text/plain"})
+    assert_problem(empty, 422)  # no body at all: the body is missing, whatever its type
+
+
 @pytest.mark.parametrize("value", ["0", "over", "many"])
 def test_list_parameters_are_validated(client: TestClient, value: str) -> None:
     lists = [
