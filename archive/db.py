@@ -5,10 +5,11 @@ transaction handling is switched off so that SQLAlchemy emits BEGIN itself: this
 savepoints work, and lets write sessions take the write lock up front (`BEGIN IMMEDIATE`),
 which is what keeps concurrent writers from failing with "database is locked" on upgrade.
 
-Case-insensitive filters compare `folded(column)` with `fold(value)`: lower case, and the
-curly apostrophes ‘ ’ read as a straight '. PostgreSQL's `lower()` folds every script (with
-a UTF-8 `LC_CTYPE`); SQLite's folds ASCII only, so every SQLite connection gets
-`archive_fold()`, Python's own `fold`, and `folded` compiles to it there.
+Case-insensitive filters compare `folded(column)` with `fold(value)`: lower case, one
+letter for one, the curly apostrophes ‘ ’ read as a straight ', and ς as σ. PostgreSQL's
+`lower()` folds every script (with a UTF-8 `LC_CTYPE`); SQLite's folds ASCII only, so
+every SQLite connection gets `archive_fold()`, Python's own `fold`, and `folded` compiles
+to it there.
 """
 
 from __future__ import annotations
@@ -67,14 +68,23 @@ def make_engine(url: str, **kwargs: object) -> Engine:
     return create_engine(url, **kwargs)
 
 
-# The apostrophes a title, a name or a statement may be typed with, all read as "'".
-_APOSTROPHES = str.maketrans({"\u2018": "'", "\u2019": "'"})
+# Python's lower() maps İ to two characters (i and a combining dot), where PostgreSQL's
+# gives "i"; it also writes a word-final sigma as ς, where PostgreSQL keeps σ.
+_BEFORE_LOWER = str.maketrans({"\u0130": "i"})
+# The apostrophes a title, a name or a statement may be typed with, all read as "'"; and ς
+# as σ, so that "ΟΔΟΣ" finds "οδος" whichever way its last letter was lower-cased.
+_AFTER_LOWER = str.maketrans({"\u2018": "'", "\u2019": "'", "\u03c2": "\u03c3"})
+#: translate()'s arguments after lower() in SQL, as `_AFTER_LOWER`: ‘ ’ ς become ' ' σ
+#: (a ' is written '' inside an SQL literal).
+FOLD_TRANSLATE = "'\u2018\u2019\u03c2', '" + "''" * 2 + "\u03c3'"
 
 
 def fold(value: str) -> str:
-    """`value` as the case-insensitive filters compare it: lower case (every script), with
-    ‘ and ’ read as '."""
-    return value.lower().translate(_APOSTROPHES)
+    """`value` as the case-insensitive filters compare it: lower case (every script, one
+    letter for one, as PostgreSQL's lower() does), with ‘ and ’ read as ' and ς as σ."""
+    if value.isascii():
+        return value.lower()
+    return value.translate(_BEFORE_LOWER).lower().translate(_AFTER_LOWER)
 
 
 def _sqlite_fold(value: object) -> object:
@@ -92,8 +102,8 @@ class folded(FunctionElement):  # noqa: N801 - used like func.lower
 
 @compiles(folded)
 def _folded(element: folded, compiler, **kw) -> str:  # noqa: ANN001
-    # translate(): each of ‘ ’ (U+2018, U+2019) becomes ' (written '' in an SQL literal)
-    return f"translate(lower({compiler.process(element.clauses, **kw)}), '\u2018\u2019', '''''')"
+    # as `fold`: one letter for one, then ‘ ’ ς as ' ' σ
+    return f"translate(lower({compiler.process(element.clauses, **kw)}), {FOLD_TRANSLATE})"
 
 
 @compiles(folded, "sqlite")

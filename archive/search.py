@@ -35,6 +35,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlmodel import Session
 
+from archive.db import FOLD_TRANSLATE
 from archive.documents import check_published, folded_pattern, pad_published
 from archive.errors import BadQuery, InvalidInput
 from archive.models import DOCUMENT_KINDS
@@ -363,8 +364,7 @@ class _PostgreSQL(_Engine):
         )
 
     def folded(self, expression: str) -> str:
-        # each of ‘ ’ becomes ' (written '' inside an SQL literal), as archive.db.folded
-        return f"translate(lower({expression}), '\u2018\u2019', '''''')"
+        return f"translate(lower({expression}), {FOLD_TRANSLATE})"  # as archive.db.folded
 
 
 def _engine_for(session: Session, query: SearchQuery, params: dict[str, Any]) -> _Engine:

@@ -236,6 +236,27 @@ def test_title_and_creator_ignore_case_in_every_script(writer: TestClient) -> No
     assert _ids(writer, "q=etudes") == set(), "accents are kept: only case is ignored"
 
 
+def test_dotted_capital_i_and_final_sigma_fold_alike_on_both_databases(
+    writer: TestClient,
+) -> None:
+    """Python lower-cases İ to two characters and a word-final Σ to ς; PostgreSQL to i and
+    σ. The filters fold one letter for one and read ς as σ, so both find the same."""
+    created = writer.post(
+        "/v1/documents",
+        json={
+            "id": "odos",
+            "title": "İstanbul and ΟΔΟΣ notes",
+            "text": "x",
+            "creators": [{"name": "ΣΩΚΡΑΤΗΣ İnce"}],
+        },
+    )
+    assert created.status_code == 201, created.text
+    for query in ("q=İstanbul", "q=istanbul", "q=ΟΔΟΣ", "q=οδος", "q=οδοσ", "creator=ΣΩΚΡΑΤΗΣ"):
+        assert _ids(writer, query) == {"odos"}, query
+    for query in ("creator=İnce", "creator=ince", "creator=σωκρατης"):
+        assert _ids(writer, query) == {"odos"}, query
+
+
 def test_title_words_treat_straight_and_curly_apostrophes_alike(writer: TestClient) -> None:
     writer.post(
         "/v1/documents", json={"id": "straight", "title": "Khrushchev's Russia", "text": "x"}
