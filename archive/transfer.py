@@ -6,9 +6,11 @@ transaction, after checking every line: a malformed line is reported by its numb
 nothing is written. Spans may be given by offsets or, for hand-written data such as the
 bundled corpus, by their exact text (with prefix/suffix where it repeats).
 
-A record is held to what the API and `archive check` hold the archive to: a citation's `raw`
-occurs in its document's text; a span that is not orphaned names its document's current
-revision, and its `exact`, `prefix` and `suffix` are what that text has at its offsets.
+A record is held to what the API and `archive check` hold the archive to: a citation's
+status agrees with its `raw` (only a missing note is ''); a span that is not orphaned names
+its document's current revision, its `exact` is what that text has at its offsets, and
+its `prefix` and `suffix` agree with the text around them (as when the API creates a
+span, a shorter context that agrees is taken, and the full one stored).
 """
 
 from __future__ import annotations
@@ -446,18 +448,15 @@ def _load_texts(session: Session, doc_ids: Iterable[Any], texts: Texts) -> None:
             texts[doc_id] = (revision, text)
 
 
-def _check_raw(text: str, document_id: str, raw: str, status: str) -> None:
-    """`archive.citations._check_raw`'s rule and words, against a text already in memory:
-    `raw` is the note as printed, so it occurs in the text; only a missing note is ''."""
+def _check_raw(raw: str, status: str) -> None:
+    """`archive.citations._check_raw`'s rule on `status`, in its words: only a missing note
+    is ''. That `raw` occurs in the text is checked when a citation is created, not here:
+    a later revision of the text may leave the note out (`archive check` reports it), and
+    the export of such an archive must import again."""
     if raw == "" and status != "empty":
         raise InvalidInput(f"raw: empty, so the status must be 'empty', not {status!r}")
     if raw != "" and status == "empty":
         raise InvalidInput("status: 'empty' is for a note whose text is missing (raw = '')")
-    if raw and raw not in text:
-        raise InvalidInput(
-            f"raw: {raw[:60]!r} does not occur in document {document_id!r}; "
-            "give the note exactly as printed"
-        )
 
 
 def _import_citations(
@@ -489,7 +488,7 @@ def _import_citations(
         if status not in CITATION_STATUSES:
             raise InvalidInput(f"{where}: `status` must be one of {', '.join(CITATION_STATUSES)}")
         try:
-            _check_raw(texts[doc_id][1], doc_id, raw, status)
+            _check_raw(raw, status)
         except InvalidInput as exc:
             raise InvalidInput(f"{where}: {exc.detail}") from None
         created = parse_time(r.get("created_at"), where) or now
@@ -528,7 +527,8 @@ def _span_position(
     found in the current text exactly as `POST /v1/documents/{id}/spans` finds it. Given by
     offsets, it must name the current revision and hold `integrity.span_problem`'s
     invariant there: `exact` is the text at its offsets and `prefix`/`suffix` the context
-    the archive keeps (the ones omitted are filled in). An orphaned span naming an earlier
+    the archive keeps (one omitted, or shorter but agreeing with the text, is filled in
+    whole, as the API does). An orphaned span naming an earlier
     revision keeps the position and words it had there, unchecked: an export carries only
     each document's current text.
     """
@@ -569,7 +569,9 @@ def _span_position(
         return revision, start, end, exact, prefix or "", suffix or ""
     before, after = context(text, start, end)
     exact = text[start:end] if exact is None else exact
-    prefix, suffix = prefix or before, suffix or after
+    # as the API: a context given need only agree with the text; the full one is stored
+    prefix = before if not prefix or before.endswith(prefix) else prefix
+    suffix = after if not suffix or after.startswith(suffix) else suffix
     problem = span_problem(text, start, end, exact, prefix, suffix)
     if problem is not None:
         raise InvalidInput(problem)
