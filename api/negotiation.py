@@ -2,9 +2,9 @@
 
 The JSON representation is every route's default. Another one (JSON-LD, CSL-JSON, BibTeX)
 is chosen only when `Accept` names its media type, with a quality above zero and at least
-as high as JSON's (`application/json`, `application/*` or `*/*`, whichever is highest): at
-equal quality the type named on purpose wins, since browsers and HTTP libraries send
-wildcards by default.
+as high as JSON's (that of `application/json`, else `application/*`, else `*/*`: the most
+specific range decides): at equal quality the type named on purpose wins, since browsers
+and HTTP libraries send wildcards by default.
 """
 
 from __future__ import annotations
@@ -39,7 +39,8 @@ def preferred(accept: str, offered: Sequence[str]) -> int | None:
     """The index in `offered` (media types) of the representation `accept` prefers to JSON,
     or None for JSON. Among offered types of equal quality, the first offered wins."""
     q = qualities(accept)
-    json_q = max(q.get("application/json", 0.0), q.get("application/*", 0.0), q.get("*/*", 0.0))
+    # JSON's quality: from the most specific range that names it (RFC 9110 §12.5.1)
+    json_q = q.get("application/json", q.get("application/*", q.get("*/*", 0.0)))
     best, best_q = None, 0.0
     for n, media in enumerate(offered):
         mq = q.get(media.split(";")[0].strip().lower(), 0.0)

@@ -11,6 +11,7 @@ from sqlmodel import Session
 from api.conditional import respond
 from api.deps import Reader, SessionDep, SettingsDep, Writer
 from api.errors import responses
+from api.negotiation import preferred
 from api.routes.documents import Cursor, DocId, Limit, page_response
 from api.routes.documents import present_one as present_document
 from api.schemas.common import PageOf
@@ -105,7 +106,7 @@ def _present_page(session: Session, items: list[Span]) -> list[dict[str, Any]]:
 def _wants_jsonld(request: Request, fmt: str | None) -> bool:
     if fmt is not None:
         return fmt == "jsonld"
-    return JSONLD in request.headers.get("accept", "").lower()
+    return preferred(request.headers.get("accept", ""), [JSONLD]) is not None
 
 
 @router.post(

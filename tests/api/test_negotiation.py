@@ -27,6 +27,8 @@ CSL = "application/vnd.citationstyles.csl+json"
         ("*/*", "json"),
         ("", "json"),
         ("text/html,application/xhtml+xml,*/*;q=0.8", "json"),
+        (f"application/json;q=0, {BIBTEX};q=0.2, */*;q=0.5", "bibtex"),  # JSON refused
+        (f"{BIBTEX};q=0.5, application/json;q=0.1, */*", "bibtex"),  # the named q counts
     ],
 )
 def test_a_citation_comes_in_the_representation_accept_prefers(
@@ -56,3 +58,20 @@ def test_the_parser_reads_qualities_and_shrugs_at_malformed_ones() -> None:
         "e/f": 1.0,
     }
     assert preferred("application/ld+json;q=0", ["application/ld+json"]) is None
+
+
+@pytest.mark.parametrize(
+    ("accept", "jsonld"),
+    [
+        ("application/ld+json", True),
+        ("application/ld+json;q=0, application/json", False),
+        ("application/json, application/ld+json;q=0.5", False),
+        ("*/*", False),
+    ],
+)
+def test_a_span_is_json_ld_when_accept_prefers_it(
+    client: TestClient, accept: str, jsonld: bool
+) -> None:
+    response = client.get("/v1/spans/brief-mezentsev-title", headers={"Accept": accept})
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/ld+json") == jsonld
