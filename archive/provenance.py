@@ -154,20 +154,25 @@ def _name(name: str) -> dict[str, str]:
     return {"literal": name}
 
 
-UNIDENTIFIED = ("broken", "empty")  # citation statuses that name no source
+#: CSL fields that name a source; a citation with none of them (a broken or empty note, an
+#: "Ibid." of one) has no place in a bibliography, where it could only print as "n.d.".
+SOURCE_FIELDS = ("title", "author", "editor", "container-title", "publisher", "URL", "DOI")
+
+
+def names_a_source(csl: dict[str, Any]) -> bool:
+    return any(csl.get(field) for field in SOURCE_FIELDS)
 
 
 def bibliography(prov: dict[str, Any]) -> list[dict[str, Any]]:
     """CSL-JSON items for everything the provenance lists: each document the evidence comes
-    from, then each citation those spans carry that identifies a source (not a broken or
-    empty note, which a bibliography could only print as "n.d."), once each, in the order
-    they appear."""
+    from, then each citation those spans carry that names a source (`names_a_source`), once
+    each, in the order they appear."""
     documents: dict[str, dict[str, Any]] = {}
     cited: dict[str, dict[str, Any]] = {}
     for ev in prov["evidence"]:
         documents.setdefault(ev["document"]["id"], document_item(ev["document"]))
         for citation in ev["citations"]:
-            if citation["status"] not in UNIDENTIFIED:
+            if names_a_source(citation["csl"]):
                 cited.setdefault(citation["id"], citation["csl"])
     items = list(documents.values())
     taken = set(documents)
