@@ -739,11 +739,11 @@ def passage_candidates(
     shares common words or phrases with it does not.
 
     On PostgreSQL a block of stop words only is not in the index: it counts as surviving
-    but is not looked for; when every block is made of stop words, the current texts are
-    scanned for them instead (`_scan_texts`). Returns None when fewer than two blocks
-    survive (or, for a passage of one or two blocks, none), or when the index holds none of
-    them: the caller then falls back to ranking documents by the passage's words
-    (`candidate_documents`).
+    but is not looked for; when every surviving block is made of stop words (a typo may
+    spoil the others), the current texts are scanned for them instead (`_scan_texts`).
+    Returns None when fewer than two blocks survive (or, for a passage of one or two
+    blocks, none), or when the index holds none of them: the caller then falls back to
+    ranking documents by the passage's words (`candidate_documents`).
     An approximate occurrence in which the source's own differences and the copy's spoil
     two blocks or more is not among the candidates: blocks trade that for not reading
     every text.
@@ -757,12 +757,12 @@ def passage_candidates(
         params["kind"] = kind
         restrict += " AND i.kind = :kind"
     states = [_block_state(session, b, pg) for b in blocks]
-    if all(state == IGNORED for state in states):  # PostgreSQL, stop words only
-        return PassageCandidates(_scan_texts(session, blocks, params, restrict), blocks)
     intact = [b for b, state in zip(blocks, states, strict=True) if state != ABSENT]
     telling = [b for b, state in zip(blocks, states, strict=True) if state == FOUND]
-    if not telling or (len(intact) < 2 and len(blocks) > 2):
+    if not intact or (len(intact) < 2 and len(blocks) > 2):
         return None
+    if not telling:  # PostgreSQL: every surviving block is stop words, which it leaves out
+        return PassageCandidates(_scan_texts(session, intact, params, restrict), intact)
     groups = [telling]
     if len(telling) > 2:  # any one of them may be spoiled in the source itself
         groups = [telling[:k] + telling[k + 1 :] for k in range(len(telling))]
