@@ -25,6 +25,7 @@ from archive.documents import (
     get_document,
     get_text,
     random_id,
+    set_changed,
 )
 from archive.errors import Conflict, InvalidInput, NotFound
 from archive.models import CITATION_STATUSES, Citation, CitationSpan, Span, utcnow
@@ -99,12 +100,17 @@ def _check_status(value: Any) -> str:
     return value
 
 
-def _check_raw(session: Session, document_id: str, raw: str, status: str) -> None:
-    """`raw` is the note as printed: it must occur in the document; only an empty note is ''."""
+def check_raw_status(raw: str, status: str) -> None:
+    """Only a missing note has an empty `raw`, and its status is 'empty'."""
     if raw == "" and status != "empty":
         raise InvalidInput(f"raw: empty, so the status must be 'empty', not {status!r}")
     if raw != "" and status == "empty":
         raise InvalidInput("status: 'empty' is for a note whose text is missing (raw = '')")
+
+
+def _check_raw(session: Session, document_id: str, raw: str, status: str) -> None:
+    """`raw` is the note as printed: it must occur in the document; only an empty note is ''."""
+    check_raw_status(raw, status)
     if raw and raw not in get_text(session, get_document(session, document_id)):
         raise InvalidInput(
             f"raw: {raw[:60]!r} does not occur in document {document_id!r}; "
@@ -299,14 +305,11 @@ def update_citation(
         if data["span_ids"] is None:
             raise InvalidInput("span_ids: must not be null; [] removes every link")
         span_ids = _check_span_ids(session, citation.document_id, data["span_ids"])
-    changed = {name: value for name, value in new.items() if getattr(citation, name) != value}
     relink = span_ids is not None and set(span_ids) != set(
         span_ids_of(session, [citation.id])[citation.id]
     )
-    if not changed and not relink:
+    if not set_changed(citation, new) and not relink:
         return citation
-    for name, value in changed.items():
-        setattr(citation, name, value)
     if relink:
         _link(session, citation.id, span_ids)
     citation.updated_at = utcnow()

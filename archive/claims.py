@@ -31,6 +31,7 @@ from archive.documents import (
     folded_pattern,
     free_id,
     random_id,
+    set_changed,
 )
 from archive.errors import BadQuery, Conflict, InvalidInput, NotFound
 from archive.models import STANCES, Claim, Evidence, Span, utcnow
@@ -264,11 +265,8 @@ def update_claim(
         new["tags"] = check_tags(data["tags"])
     if "note" in data:
         new["note"] = _check_note(data["note"])
-    changed = {k: v for k, v in new.items() if getattr(claim, k) != v}
-    if not changed:
+    if not set_changed(claim, new):
         return get_claim(session, claim_id)
-    for name, value in changed.items():
-        setattr(claim, name, value)
     claim.updated_at = utcnow()
     session.add(claim)
     changes.record(session, "claim", claim_id, "update", actor)
@@ -458,11 +456,8 @@ def update_evidence(
         new["stance"] = _check_stance(data["stance"])
     if "note" in data:
         new["note"] = _check_note(data["note"])
-    changed = {k: v for k, v in new.items() if getattr(view.evidence, k) != v}
-    if not changed:
+    if not set_changed(view.evidence, new):
         return view
-    for name, value in changed.items():
-        setattr(view.evidence, name, value)
     session.add(view.evidence)
     changes.record(session, "evidence", evidence_id, "update", actor)
     session.flush()

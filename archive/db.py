@@ -74,9 +74,9 @@ _BEFORE_LOWER = str.maketrans({"\u0130": "i"})
 # The apostrophes a title, a name or a statement may be typed with, all read as "'"; and ς
 # as σ, so that "ΟΔΟΣ" finds "οδος" whichever way its last letter was lower-cased.
 _AFTER_LOWER = str.maketrans({"\u2018": "'", "\u2019": "'", "\u03c2": "\u03c3"})
-#: translate()'s arguments after lower() in SQL, as `_AFTER_LOWER`: ‘ ’ ς become ' ' σ
-#: (a ' is written '' inside an SQL literal).
-FOLD_TRANSLATE = "'\u2018\u2019\u03c2', '" + "''" * 2 + "\u03c3'"
+# translate()'s arguments after lower() in SQL, as `_AFTER_LOWER`: ‘ ’ ς become ' ' σ
+# (a ' is written '' inside an SQL literal).
+_FOLD_TRANSLATE = "'\u2018\u2019\u03c2', '" + "''" * 2 + "\u03c3'"
 
 
 def fold(value: str) -> str:
@@ -87,13 +87,21 @@ def fold(value: str) -> str:
     return value.translate(_BEFORE_LOWER).lower().translate(_AFTER_LOWER)
 
 
+def folded_sql(expression: str, dialect: str) -> str:
+    """SQL for `fold(expression)` in this dialect: `archive_fold()` on SQLite, which is
+    Python's `fold` (registered on every connection, below), and `lower()` with
+    `translate()` elsewhere."""
+    if dialect == "sqlite":
+        return f"archive_fold({expression})"
+    return f"translate(lower({expression}), {_FOLD_TRANSLATE})"
+
+
 def _sqlite_fold(value: object) -> object:
     return fold(value) if isinstance(value, str) else value
 
 
 class folded(FunctionElement):  # noqa: N801 - used like func.lower
-    """SQL for `fold(column)`: `archive_fold(column)` on SQLite, where it is Python's `fold`
-    (registered on every connection, below), and `lower()` with `translate()` elsewhere."""
+    """`fold(column)` in a SQLAlchemy expression (see `folded_sql`)."""
 
     type = Text()
     name = "folded"
@@ -102,13 +110,7 @@ class folded(FunctionElement):  # noqa: N801 - used like func.lower
 
 @compiles(folded)
 def _folded(element: folded, compiler, **kw) -> str:  # noqa: ANN001
-    # as `fold`: one letter for one, then ‘ ’ ς as ' ' σ
-    return f"translate(lower({compiler.process(element.clauses, **kw)}), {FOLD_TRANSLATE})"
-
-
-@compiles(folded, "sqlite")
-def _folded_sqlite(element: folded, compiler, **kw) -> str:  # noqa: ANN001
-    return f"archive_fold({compiler.process(element.clauses, **kw)})"
+    return folded_sql(compiler.process(element.clauses, **kw), compiler.dialect.name)
 
 
 def _configure_sqlite(engine: Engine) -> None:

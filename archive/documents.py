@@ -94,6 +94,16 @@ def slugify(title: str) -> str:
     return slug or "document"
 
 
+def set_changed(row: Any, new: dict[str, Any]) -> bool:
+    """Set on `row` the values of `new` that differ from its own; whether any did. A PATCH
+    whose values are all already there changes nothing: no new `updated_at`, no change record.
+    """
+    changed = {name: value for name, value in new.items() if getattr(row, name) != value}
+    for name, value in changed.items():
+        setattr(row, name, value)
+    return bool(changed)
+
+
 def free_id(session: Session, model: Any, base: str) -> str:
     """`base`, or `base-2`, `base-3`… : the first id of `model` not yet taken."""
     taken = set(
@@ -260,11 +270,8 @@ def update_document(
         raise InvalidInput(f"{sorted(unknown)[0]}: not a document field that can be changed")
     _check_metadata(changes_)
     new = {k: [] if k == "creators" and v is None else v for k, v in changes_.items()}
-    changed = {k: v for k, v in new.items() if getattr(document, k) != v}
-    if not changed:  # nothing to change: no new updated_at (nor ETag), no change record
+    if not set_changed(document, new):  # no new updated_at (nor ETag), no change record
         return document
-    for key, value in changed.items():
-        setattr(document, key, value)
     document.updated_at = utcnow()
     session.add(document)
     changes.record(session, "document", doc_id, "update", actor)
@@ -387,17 +394,12 @@ def list_documents(
     return Page(items=rows[:limit], total=total, next_cursor=next_cursor)
 
 
-def contains_pattern(value: str) -> str:
-    """A LIKE pattern (escape character `\\`) for text that contains `value` in lower case:
-    `%`, `_` and `\\` in it match only themselves."""
-    escaped = value.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
 def folded_pattern(value: str) -> str:
     """A LIKE pattern (escape character `\\`) that `folded(column)` matches when the column
-    contains `value`, ignoring case and telling no apostrophe (' ‘ ’) from another."""
-    return contains_pattern(fold(value))
+    contains `value`, ignoring case and telling no apostrophe (' ‘ ’) from another: `%`, `_`
+    and `\\` in it match only themselves."""
+    escaped = fold(value).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
 
 
 def _creator_condition(session: Session, creator: str) -> Any:

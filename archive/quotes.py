@@ -260,9 +260,8 @@ def find_in_text(
             found.append(QuoteMatch(start, end, NORMALIZED_SCORE, "normalized"))
             taken.append((a, b))
     for score, a, b in _fuzzy(q, norm, taken, min_score):
-        if score >= min_score:
-            start, end = _extend(text, *norm.to_original(norm.starts[a], norm.word_end(b - 1)), q)
-            found.append(QuoteMatch(start, end, min(score, FUZZY_CAP), "fuzzy"))
+        start, end = _extend(text, *norm.to_original(norm.starts[a], norm.word_end(b - 1)), q)
+        found.append(QuoteMatch(start, end, min(score, FUZZY_CAP), "fuzzy"))
     found = [m for m in found if m.score >= min_score]
     found.sort(key=lambda m: (-m.score, m.start))
     return found
@@ -312,7 +311,8 @@ def _overlaps(a: int, b: int, ranges: list[tuple[int, int]]) -> bool:
 def _fuzzy(
     q: _Query, norm: Normalized, taken: list[tuple[int, int]], min_score: float
 ) -> list[tuple[float, int, int]]:
-    """Approximate occurrences as (score, first word, end word), not overlapping `taken`.
+    """Approximate occurrences as (score, first word, end word), scoring at least
+    `min_score` and holding most of the query (`_covers`), not overlapping `taken`.
 
     Windows of the text holding enough of the query's words are aligned, the fullest and
     most compact first; at most MAX_ALIGNMENTS of them, which bounds the time a query made
@@ -365,10 +365,9 @@ def _fuzzy(
                 we = min(we, x)
         score, a, b = _align(q, norm, ws, we)
         tried.append((min(a, lo), max(b, hi + 1)))
-        if b > a and _covers(q, norm, a, b):
+        if b > a and score >= min_score and _covers(q, norm, a, b):
             results.append((score, a, b))
-            if score >= min_score:
-                blocked.append((a, b))
+            blocked.append((a, b))
     return results
 
 

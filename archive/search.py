@@ -35,7 +35,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlmodel import Session
 
-from archive.db import FOLD_TRANSLATE
+from archive.db import folded_sql
 from archive.documents import check_published, folded_pattern, pad_published
 from archive.errors import BadQuery, InvalidInput
 from archive.models import DOCUMENT_KINDS
@@ -263,7 +263,7 @@ class _SQLite(_Engine):
         )
 
     def folded(self, expression: str) -> str:
-        return f"archive_fold({expression})"  # registered on every connection (archive.db)
+        return folded_sql(expression, "sqlite")
 
     def rows(self, session: Session, sql: str, params: dict[str, Any]) -> list[Any]:
         return _driver_rows(session, sql, params)
@@ -364,7 +364,7 @@ class _PostgreSQL(_Engine):
         )
 
     def folded(self, expression: str) -> str:
-        return f"translate(lower({expression}), {FOLD_TRANSLATE})"  # as archive.db.folded
+        return folded_sql(expression, "postgresql")
 
 
 def _engine_for(session: Session, query: SearchQuery, params: dict[str, Any]) -> _Engine:

@@ -2,11 +2,11 @@
 
 A span points into its document's text by code-point offsets (`start`, `end`: a W3C
 TextPositionSelector) and repeats the words it covers (`exact`, with up to 32 characters of
-`prefix` and `suffix`: a TextQuoteSelector). Every function here that sets a span's position
-goes through `_target`, so for every span that is not orphaned `exact == text[start:end]` of
-the revision it names, which is its document's current revision. An orphaned span (a new
-revision deleted its words, see `archive.revisions`) keeps the position and words it had in
-the revision it names: what it quoted is never lost.
+`prefix` and `suffix`: a TextQuoteSelector). Every function that sets a span's position
+(here and in the import) goes through `span_target`, so for every span that is not orphaned
+`exact == text[start:end]` of the revision it names, which is its document's current
+revision. An orphaned span (a new revision deleted its words, see `archive.revisions`)
+keeps the position and words it had in the revision it names: what it quoted is never lost.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from archive.documents import (
     free_id,
     get_document,
     get_text,
+    set_changed,
 )
 from archive.errors import BadQuery, Conflict, InvalidInput, NotFound
 from archive.fidelity import fidelity
@@ -159,7 +160,7 @@ def _context_text(value: Any, field: str) -> str | None:
     return check_storable(value, field)
 
 
-def _target(text: str, data: dict[str, Any]) -> tuple[int, int]:
+def span_target(text: str, data: dict[str, Any]) -> tuple[int, int]:
     """Where in `text` the span lies: from `start` and `end`, or by finding `exact`.
 
     Every selector given must hold: with offsets, `exact` (and `prefix`/`suffix`) must be
@@ -237,7 +238,7 @@ def create_span(
             raise Conflict(f"a span with id {span_id!r} already exists", id=span_id)
     fields = _fields(session, data, document_id=document.id, span_id=span_id)
     text = get_text(session, document)
-    start, end = _target(text, data)
+    start, end = span_target(text, data)
     exact = text[start:end]
     if span_id is None:
         span_id = _free_id(session, exact)
@@ -382,7 +383,7 @@ def update_span(
             )
         document = get_document(session, span.document_id)
         text = get_text(session, document)
-        start, end = _target(text, data)
+        start, end = span_target(text, data)
         prefix, suffix = context(text, start, end)
         new |= {"start": start, "end": end, "exact": text[start:end]}
         new |= {"prefix": prefix, "suffix": suffix, "revision": document.revision}
@@ -390,12 +391,9 @@ def update_span(
     fields = _fields(session, data, document_id=span.document_id, span_id=span.id)
     links = fields.pop("citation_ids", None)
     new |= fields
-    changed = {name: value for name, value in new.items() if getattr(span, name) != value}
     relink = links is not None and sorted(links) != citation_ids_of(session, [span.id])[span.id]
-    if not changed and not relink:
+    if not set_changed(span, new) and not relink:
         return span
-    for name, value in changed.items():
-        setattr(span, name, value)
     if relink:
         _link(session, span.id, links)
     span.updated_at = utcnow()

@@ -448,22 +448,12 @@ def _load_texts(session: Session, doc_ids: Iterable[Any], texts: Texts) -> None:
             texts[doc_id] = (revision, text)
 
 
-def _check_raw(raw: str, status: str) -> None:
-    """`archive.citations._check_raw`'s rule on `status`, in its words: only a missing note
-    is ''. That `raw` occurs in the text is checked when a citation is created, not here:
-    a later revision of the text may leave the note out (`archive check` reports it), and
-    the export of such an archive must import again."""
-    if raw == "" and status != "empty":
-        raise InvalidInput(f"raw: empty, so the status must be 'empty', not {status!r}")
-    if raw != "" and status == "empty":
-        raise InvalidInput("status: 'empty' is for a note whose text is missing (raw = '')")
-
-
 def _import_citations(
     session: Session, lines: list[_Line], texts: Texts, actor: str | None, step: Progress
 ) -> None:
     if not lines:
         return
+    from archive.citations import check_raw_status
     from archive.csl import validate_csl
 
     _unique(lines, "citation", session, Citation, "cit")
@@ -488,7 +478,10 @@ def _import_citations(
         if status not in CITATION_STATUSES:
             raise InvalidInput(f"{where}: `status` must be one of {', '.join(CITATION_STATUSES)}")
         try:
-            _check_raw(raw, status)
+            # that raw occurs in the text is checked when a citation is created, not here: a
+            # later revision may leave the note out (`archive check` reports it), and the
+            # export of such an archive must import again
+            check_raw_status(raw, status)
         except InvalidInput as exc:
             raise InvalidInput(f"{where}: {exc.detail}") from None
         created = parse_time(r.get("created_at"), where) or now
@@ -528,13 +521,12 @@ def _span_position(
     offsets, it must name the current revision and hold `integrity.span_problem`'s
     invariant there: `exact` is the text at its offsets and `prefix`/`suffix` the context
     the archive keeps (one omitted, or shorter but agreeing with the text, is filled in
-    whole, as the API does). An orphaned span naming an earlier
-    revision keeps the position and words it had there, unchecked: an export carries only
-    each document's current text.
+    whole, as the API does). An orphaned span naming an earlier revision keeps the position
+    and words it had there, unchecked: an export carries only each document's current text.
     """
     from archive.anchoring import context
     from archive.integrity import span_problem
-    from archive.spans import _target
+    from archive.spans import span_target
 
     latest, text = current
     revision = record.get("revision")
@@ -557,7 +549,7 @@ def _span_position(
             raise InvalidInput("a span needs `start` and `end`, or `exact`")
         if revision != latest:
             raise InvalidInput("a span given by `exact` is found in the current text")
-        start, end = _target(text, {"exact": exact, "prefix": prefix, "suffix": suffix})
+        start, end = span_target(text, {"exact": exact, "prefix": prefix, "suffix": suffix})
         return revision, start, end, text[start:end], *context(text, start, end)
     if not all(isinstance(v, int) and not isinstance(v, bool) for v in (start, end)):
         raise InvalidInput("`start` and `end` must be integers")

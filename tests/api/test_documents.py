@@ -199,17 +199,18 @@ def _ids(client: TestClient, query: str) -> set[str]:
     return {d["id"] for d in body["items"]}
 
 
+def _add(writer: TestClient, doc_id: str, title: str, *creators: dict[str, str]) -> None:
+    """A one-word document with this title and these creators."""
+    created = writer.post(
+        "/v1/documents",
+        json={"id": doc_id, "title": title, "text": "x", "creators": list(creators)},
+    )
+    assert created.status_code == 201, created.text
+
+
 def test_creator_matches_names_not_the_stored_json(writer: TestClient) -> None:
     """`creator` is part of a creator's name: never a role, a key or the JSON around them."""
-    writer.post(
-        "/v1/documents",
-        json={
-            "id": "memoirs",
-            "title": "Memoirs",
-            "text": "x",
-            "creators": [{"name": "Strobe Talbott", "role": "translator"}],
-        },
-    )
+    _add(writer, "memoirs", "Memoirs", {"name": "Strobe Talbott", "role": "translator"})
     for query in ("role", "name", "author", "translator", "%22", "%7B", ":", ", "):
         assert _ids(writer, f"creator={query}") == set(), query
     assert _ids(writer, "creator=FIGES") == {"figes-secret-speech"}
@@ -220,16 +221,12 @@ def test_creator_matches_names_not_the_stored_json(writer: TestClient) -> None:
 
 def test_title_and_creator_ignore_case_in_every_script(writer: TestClient) -> None:
     """On SQLite as on PostgreSQL: SQLite's own lower() folds ASCII only."""
-    created = writer.post(
-        "/v1/documents",
-        json={
-            "id": "etudes",
-            "title": "Études sur Józef Świętochowski",
-            "text": "x",
-            "creators": [{"name": "József Ösztön", "role": "author"}],
-        },
+    _add(
+        writer,
+        "etudes",
+        "Études sur Józef Świętochowski",
+        {"name": "József Ösztön", "role": "author"},
     )
-    assert created.status_code == 201, created.text
     for query in ("q=études", "q=ÉTUDES", "q=ŚWIĘTOCHOWSKI%20józef", "creator=ösztön"):
         assert _ids(writer, query) == {"etudes"}, query
     assert _ids(writer, "creator=JÓZSEF%20Ö") == {"etudes"}
@@ -241,16 +238,7 @@ def test_dotted_capital_i_and_final_sigma_fold_alike_on_both_databases(
 ) -> None:
     """Python lower-cases İ to two characters and a word-final Σ to ς; PostgreSQL to i and
     σ. The filters fold one letter for one and read ς as σ, so both find the same."""
-    created = writer.post(
-        "/v1/documents",
-        json={
-            "id": "odos",
-            "title": "İstanbul and ΟΔΟΣ notes",
-            "text": "x",
-            "creators": [{"name": "ΣΩΚΡΑΤΗΣ İnce"}],
-        },
-    )
-    assert created.status_code == 201, created.text
+    _add(writer, "odos", "İstanbul and ΟΔΟΣ notes", {"name": "ΣΩΚΡΑΤΗΣ İnce"})
     for query in ("q=İstanbul", "q=istanbul", "q=ΟΔΟΣ", "q=οδος", "q=οδοσ", "creator=ΣΩΚΡΑΤΗΣ"):
         assert _ids(writer, query) == {"odos"}, query
     for query in ("creator=İnce", "creator=ince", "creator=σωκρατης"):
