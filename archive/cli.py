@@ -18,15 +18,16 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from archive import bundled, keys, transfer
-from archive.db import engine_for, migrate, refresh_statistics, session_scope
+from archive.db import checkpoint, engine_for, migrate, refresh_statistics, session_scope
 from archive.errors import ArchiveError
-from archive.settings import get_settings
+from archive.settings import Settings, get_settings
 
 err = Console(stderr=True, soft_wrap=True)
 out = Console(soft_wrap=True)
@@ -54,6 +55,7 @@ def _engine(args: argparse.Namespace) -> Engine:
 def cmd_init(args: argparse.Namespace) -> int:
     engine = _engine(args)
     report = bundled.initialize(engine, empty=args.empty)
+    checkpoint(engine, truncate=report is not None)  # so that the server reads the file
     where = engine.url.render_as_string(hide_password=True)
     if report is None:
         count = bundled.document_count(engine)
@@ -76,7 +78,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         factory=True,
         host=args.host,
         port=args.port,
-        workers=args.workers,
+        workers=args.workers or get_settings().workers,
         log_level=args.log_level,
         proxy_headers=True,
     )
@@ -169,6 +171,17 @@ def cmd_keys(args: argparse.Namespace) -> int:
     return 0
 
 
+def _positive(value: str) -> int:
+    """argparse type: a whole number of at least 1."""
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {value!r}")
+    return number
+
+
 def parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
@@ -182,7 +195,11 @@ def parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", parents=[common], help="migrate, load the corpus, serve")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument(
+        "--workers",
+        type=_positive,
+        help="worker processes (default: $ARCHIVE_WORKERS, else 1)",
+    )
     serve.add_argument("--log-level", default="info")
     serve.add_argument(
         "--empty", action="store_true", help="do not load the bundled corpus into an empty database"
@@ -219,6 +236,14 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    try:
+        Settings()  # a bad ARCHIVE_* variable stops every command before it starts (not
+        # get_settings(): serve sets ARCHIVE_DATABASE_URL from --database-url, then reads)
+    except ValidationError as exc:
+        for problem in exc.errors():
+            name = "ARCHIVE_" + "_".join(str(part) for part in problem["loc"]).upper()
+            err.print(f"[red]error:[/red] {name}: {problem['msg']}", highlight=False)
+        return 2
     try:
         return args.func(args)
     except ArchiveError as exc:

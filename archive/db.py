@@ -163,15 +163,33 @@ UNMODELLED_PREFIXES = ("search_", "sqlite_")
 
 
 def refresh_statistics(engine: Engine) -> None:
-    """After a bulk load on PostgreSQL, ANALYZE, so that the planner knows the new rows at
+    """After a bulk load: on PostgreSQL, ANALYZE, so that the planner knows the new rows at
     once rather than when autovacuum gets to them (it would plan the first searches and
-    lookups for nearly empty tables). SQLite's planner needs nothing: its joins that matter
-    are ordered in the SQL (CROSS JOIN)."""
+    lookups for nearly empty tables); on SQLite, fold the write-ahead log into the database
+    file (`checkpoint`). SQLite's planner needs no statistics: its joins that matter are
+    ordered in the SQL (CROSS JOIN)."""
     if is_sqlite(engine):
+        checkpoint(engine, truncate=True)
         return
     with engine.connect() as connection:
         connection.execute(text("ANALYZE"))
         connection.commit()
+
+
+def checkpoint(engine: Engine, *, truncate: bool = False) -> None:
+    """SQLite: copy the pages in the write-ahead log back into the database file.
+
+    A bulk load leaves its pages in the log; a process that opens the file next rebuilds
+    the log's index and then reads those pages from the log, with a lookup and a read() per
+    page instead of the memory map, until something checkpoints: searches took about 6%
+    longer on 10,000 documents. `truncate` also empties the log file, waiting (up to the
+    busy timeout) for readers of older snapshots; otherwise it copies what it can at once
+    and never waits. Nothing to do on PostgreSQL."""
+    if not is_sqlite(engine):
+        return
+    mode = "TRUNCATE" if truncate else "PASSIVE"
+    with engine.connect() as connection:
+        connection.exec_driver_sql(f"PRAGMA wal_checkpoint({mode})")
 
 
 def include_object(obj, name, type_, reflected, compare_to) -> bool:  # noqa: ANN001

@@ -175,7 +175,8 @@ class _Engine:
 
     def hits_sql(self, conditions: list[str], cursor: bool, params: dict[str, Any]) -> str:
         """The best `:n` matches in order: (rid, score, type, id, document id, title, body
-        snippet, title snippet). Snippets are made for those rows only."""
+        snippet, title snippet). Snippets are made for the first `:shown` of them only: the
+        last row a page asks for (`limit + 1`) is there to tell whether there are more."""
         raise NotImplementedError
 
     def creator_matches(self, table: str) -> str:
@@ -192,6 +193,12 @@ class _Engine:
 
     def rows(self, session: Session, sql: str, params: dict[str, Any]) -> list[Any]:
         return list(session.execute(text(sql), params).all())
+
+
+#: The ranked rows of `best`, numbered 1, 2, ... in their order.
+_NUMBERED_TOP = (
+    "top AS (SELECT rid, score, row_number() OVER (ORDER BY score DESC, rid) AS place FROM best)"
+)
 
 
 class _SQLite(_Engine):
@@ -212,22 +219,23 @@ class _SQLite(_Engine):
 
         def snippet(column: int) -> str:
             return (
-                f"snippet(search_fts, {column}, char(2), char(3), '{ELLIPSIS}', {SNIPPET_TOKENS})"
+                f"CASE WHEN top.place <= :shown THEN snippet(search_fts, {column}, char(2), "
+                f"char(3), '{ELLIPSIS}', {SNIPPET_TOKENS}) END"
             )
 
         # The snippets come from a second look-up of each of the top rows (MATCH with
         # rowid = ...): computed in the ranking query, they would be made for every match.
         return (
-            "WITH top AS ("
+            "WITH best AS ("
             "SELECT search_fts.rowid AS rid, -bm25(search_fts, 10.0, 1.0) AS score "
-            f"FROM {source} WHERE {self.match}{where} ORDER BY score DESC, rid LIMIT :n) "
+            f"FROM {source} WHERE {self.match}{where} ORDER BY score DESC, rid LIMIT :n), "
+            f"{_NUMBERED_TOP} "
             "SELECT top.rid, top.score, i.type, i.item_id, i.document_id, "
             f"coalesce(d.title, c.statement, ''), {snippet(1)}, {snippet(0)} "
             "FROM top CROSS JOIN search_fts CROSS JOIN search_items i ON i.rid = top.rid "
             "LEFT JOIN documents d ON d.id = i.document_id "
             "LEFT JOIN claims c ON i.type = 'claim' AND c.id = i.item_id "
-            f"WHERE {self.match} AND search_fts.rowid = top.rid "
-            "ORDER BY top.score DESC, top.rid"
+            f"WHERE {self.match} AND search_fts.rowid = top.rid ORDER BY top.place"
         )
 
     def count_facets(self, session: Session, where: str, params: Params, into: Counters) -> None:
@@ -314,16 +322,17 @@ class _PostgreSQL(_Engine):
 
         def headline(expr: str) -> str:
             return (
-                f"ts_headline('{PG_SEARCH_CONFIG}', translate(coalesce({expr}, ''), "
-                f"E'\\x02\\x03', '  '), {self.tsquery}, :headline)"
+                f"CASE WHEN top.place <= :shown THEN ts_headline('{PG_SEARCH_CONFIG}', "
+                f"translate(coalesce({expr}, ''), E'\\x02\\x03', '  '), {self.tsquery}, "
+                ":headline) END"
             )
 
         # float8: a float4 read back as text does not compare equal to itself in the cursor
         return (
-            "WITH top AS (SELECT rid, score FROM ("
+            "WITH best AS (SELECT rid, score FROM ("
             f"SELECT i.rid, ts_rank_cd({PG_WEIGHTS}, i.tsv, {self.tsquery}, "
             f"{PG_NORMALIZATION})::float8 AS score FROM {self.source} WHERE {self.match}{where}"
-            f") AS hits{after} ORDER BY score DESC, rid LIMIT :n) "
+            f") AS hits{after} ORDER BY score DESC, rid LIMIT :n), {_NUMBERED_TOP} "
             "SELECT top.rid, top.score, i.type, i.item_id, i.document_id, "
             f"coalesce(d.title, c.statement, ''), {headline(body)}, {headline(title)} "
             "FROM top JOIN search_items i ON i.rid = top.rid "
@@ -332,7 +341,7 @@ class _PostgreSQL(_Engine):
             "AND t.document_id = d.id AND t.revision = d.revision "
             "LEFT JOIN spans s ON i.type = 'span' AND s.id = i.item_id "
             "LEFT JOIN claims c ON i.type = 'claim' AND c.id = i.item_id "
-            "ORDER BY top.score DESC, top.rid"
+            "ORDER BY top.place"
         )
 
     def count_facets(self, session: Session, where: str, params: Params, into: Counters) -> None:
@@ -554,7 +563,7 @@ def search(
     engine = _engine_for(session, query, params)
     conditions, claim_documents = _conditions(filters, engine, params)
 
-    hit_params = dict(params, n=limit + 1)
+    hit_params = dict(params, n=limit + 1, shown=limit)
     if after is not None:
         hit_params["after_score"], hit_params["after_rid"] = after
     rows = engine.rows(

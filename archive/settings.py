@@ -65,6 +65,12 @@ class Settings(BaseSettings):
     sqlite_busy_timeout_ms: int = Field(
         15_000, ge=0, description="SQLite: wait this long for the write lock (then 503)"
     )
+    workers: int = Field(
+        1,
+        ge=1,
+        description="Worker processes `archive serve` starts; `--workers` overrides it. Each "
+        "answers with about one core's worth of Python at most (its SQL runs in threads)",
+    )
     search_cache_size: int = Field(
         1024,
         ge=0,

@@ -8,10 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
 from archive.db import normalize_url
+from tests.archive.servers import running_server
 
 ARCHIVE = [sys.executable, "-m", "archive.cli"]
 
@@ -103,6 +105,71 @@ def test_import_refreshes_postgresql_statistics(fresh_database: str, tmp_path: P
     finally:
         engine.dispose()
     assert analyzed
+
+
+def test_import_leaves_no_write_ahead_log_behind(fresh_database: str, tmp_path: Path) -> None:
+    """SQLite: an import's pages end up in the database file, not left in the -wal file
+    beside it (where they would take the disk space twice, and the next server would read
+    them with a lookup per page until some write checkpointed them)."""
+    if not fresh_database.startswith("sqlite"):
+        pytest.skip("PostgreSQL has no write-ahead log file beside the database")
+    run(fresh_database, "init", "--empty")
+    path = tmp_path / "docs.ndjson"
+    words = "the delegates sat in silence while the first secretary read on " * 40
+    records = [{"id": f"d{n}", "title": f"Report {n}", "text": words} for n in range(300)]
+    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    run(fresh_database, "import", str(path))
+    database = Path(fresh_database.removeprefix("sqlite:///"))
+    log = database.with_name(database.name + "-wal")
+    assert database.stat().st_size > 300 * len(words)
+    assert not log.exists() or log.stat().st_size == 0
+    assert "holds 300 documents" in run(fresh_database, "init", "--empty").stdout
+
+
+def test_bad_settings_stop_a_command_before_it_starts(fresh_database: str) -> None:
+    result = subprocess.run(
+        [*ARCHIVE, "serve", "--database-url", fresh_database],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "ARCHIVE_WORKERS": "several"},
+    )
+    assert result.returncode == 2
+    assert "ARCHIVE_WORKERS" in result.stderr and "integer" in result.stderr
+    assert "Traceback" not in result.stderr
+    if fresh_database.startswith("sqlite"):  # nothing was created
+        assert not Path(fresh_database.removeprefix("sqlite:///")).exists()
+
+    bad = run(fresh_database, "serve", "--workers", "0", ok=False)
+    assert bad.returncode == 2 and "--workers" in bad.stderr and "at least 1" in bad.stderr
+
+
+def test_serve_starts_the_workers_asked_for(fresh_database: str) -> None:
+    """`archive serve` answers in one process unless ARCHIVE_WORKERS (or --workers) asks
+    for more, which then share the database."""
+    if not Path("/proc").is_dir():
+        pytest.skip("counts worker processes through /proc")
+    for env, workers in (({}, 1), ({"ARCHIVE_WORKERS": "3"}, 3)):
+        with running_server(fresh_database, env=env) as server:
+            children = _worker_processes(server.process.pid)
+            assert len(children) == (workers if workers > 1 else 0), server.output()
+            assert httpx.get(f"{server.base}/v1/search", params={"q": "Mikoyan"}).json()["total"]
+
+
+def _worker_processes(pid: int) -> list[int]:
+    """The children of `pid` that run the app (not multiprocessing's resource tracker)."""
+    children = []
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            fields = dict(
+                line.split(":\t", 1) for line in status.read_text().splitlines() if ":\t" in line
+            )
+            command = (status.parent / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if int(fields.get("PPid", "0")) == pid and b"resource_tracker" not in command:
+            children.append(int(status.parent.name))
+    return children
 
 
 def test_import_reports_bad_fields_by_line(fresh_database: str) -> None:

@@ -14,7 +14,8 @@ about six minutes. What it does, in one run:
    the same documents with `sqlite-utils insert` + `sqlite-utils enable-fts ... --tokenize
    porter`, timed (the FTS rank is then set to bm25 with the title weighted 10:1, as the
    archive ranks, outside the timing);
-3. serves the archive twice with `archive serve` (uvicorn, one worker, as the README does):
+3. serves the archive twice with `archive serve` as the README does (uvicorn, one worker
+   process unless ARCHIVE_WORKERS says more):
    as configured by default, with its search cache, and with the cache off
    (ARCHIVE_SEARCH_CACHE_SIZE=0); and the other file with `datasette serve -i` (immutable:
    Datasette's fastest mode for read-only data; SQL time limit raised to 10 s so that it
@@ -75,6 +76,7 @@ import httpx
 import pytest
 
 from archive.search_query import STOP_WORDS, parse, to_fts5
+from archive.settings import get_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 SHARED = Path(
@@ -214,13 +216,27 @@ class Server:
 
 
 def cpu_seconds(pid: int) -> float:
-    """CPU time (user + system, all threads) a process has used so far; Linux /proc only,
-    else 0. Unlike requests/s, CPU per request hardly moves with other load on the machine."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """CPU time (user + system, all threads) a process and its live descendants (a server's
+    worker processes) have used so far; Linux /proc only, else 0. Unlike requests/s, CPU
+    per request hardly moves with other load on the machine."""
+    parents: dict[int, int] = {}
+    used: dict[int, float] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended meanwhile
+            continue
+        child = int(stat.parent.name)
+        parents[child] = int(fields[1])
+        used[child] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    tree, grew = {pid}, True
+    while grew:
+        grew = False
+        for child, parent in parents.items():
+            if parent in tree and child not in tree:
+                tree.add(child)
+                grew = True
+    return sum(used.get(p, 0.0) for p in tree)
 
 
 #: The archive with its search cache off: every request searches.
@@ -425,7 +441,8 @@ def report(
         f"search benchmark: {DOCS} documents, {len(queries)} queries "
         f"({', '.join(f'{k} {n}' for k, n in Counter(q.kind for q in queries).items())}), "
         f"{CONCURRENCY} connections, {SECONDS:.0f} s per server in {ROUNDS} alternating rounds, "
-        f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}",
+        f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; archive serve: "
+        f"{get_settings().workers} worker process(es)",
         "  queries: " + " | ".join(q.text for q in queries),
         "import (wall / CPU):",
         f"  archive import (SQLite)     {imports['archive'].wall:6.1f} s / "
