@@ -24,6 +24,7 @@ when claims match (their documents' facets). On SQLite they go straight to the d
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from collections import Counter
@@ -523,11 +524,21 @@ def _creator_names(creators: Any) -> tuple[str, ...]:
 # --- search --------------------------------------------------------------------------------
 
 
-def _cursor(cursor: str | None) -> tuple[float, int] | None:
+def _ranking(query: SearchQuery, filters: Filters) -> str:
+    """What orders a search's results, as a short digest: the parsed query and the filters.
+    A cursor carries it, since its (score, rid) position means nothing in another ranking;
+    texts that parse alike (`Stalin`, `stalin`) share it."""
+    ranked_by = repr((query.groups, query.excluded)).casefold() + repr(filters)
+    return hashlib.blake2b(ranked_by.encode(), digest_size=6).hexdigest()
+
+
+def _cursor(cursor: str | None) -> tuple[float, int, str | None] | None:
+    """(score, rid, ranking) of a search cursor; ranking is None in cursors made before
+    they carried one."""
     position = decode_cursor(cursor, "score", "rid")
     if position is None:
         return None
-    score, rid = position["score"], position["rid"]
+    score, rid, ranking = position["score"], position["rid"], position.get("for")
     if (
         isinstance(score, bool)
         or not isinstance(score, int | float)
@@ -535,9 +546,10 @@ def _cursor(cursor: str | None) -> tuple[float, int] | None:
         or isinstance(rid, bool)
         or not isinstance(rid, int)
         or not 0 <= rid < 2**63
+        or not isinstance(ranking, str | None)
     ):
         raise BadQuery("cursor: not a cursor for this search; use next_cursor as given")
-    return float(score), rid
+    return float(score), rid, ranking
 
 
 def _display_score(score: float) -> float:
@@ -559,13 +571,19 @@ def search(
         raise InvalidInput(f"limit: must be between 1 and {MAX_LIMIT}")
     after = _cursor(cursor)
     query = parse(q)
+    ranking = _ranking(query, filters)
+    if after is not None and after[2] not in (None, ranking):
+        raise BadQuery(
+            "cursor: made for another search or other filters; repeat the search that gave "
+            "it, or start again without a cursor"
+        )
     params: dict[str, Any] = {}
     engine = _engine_for(session, query, params)
     conditions, claim_documents = _conditions(filters, engine, params)
 
     hit_params = dict(params, n=limit + 1, shown=limit)
     if after is not None:
-        hit_params["after_score"], hit_params["after_rid"] = after
+        hit_params["after_score"], hit_params["after_rid"], _ = after
     rows = engine.rows(
         session, engine.hits_sql(conditions, after is not None, hit_params), hit_params
     )
@@ -576,7 +594,7 @@ def search(
     next_cursor = None
     if more:
         rid, score = rows[-1][0], rows[-1][1]
-        next_cursor = encode_cursor({"score": float(score), "rid": int(rid)})
+        next_cursor = encode_cursor({"score": float(score), "rid": int(rid), "for": ranking})
     return Results(
         query=q,
         total=total,

@@ -78,6 +78,25 @@ def test_a_garbled_cursor_is_a_400(client: TestClient) -> None:
     assert response.status_code == 400 and "cursor" in response.json()["detail"]
 
 
+def test_a_cursor_belongs_to_its_search(client: TestClient) -> None:
+    """A page's cursor is a position in one ranking: with another query or other filters it
+    is a 400 saying so, not a page of the other search starting at a meaningless score.
+    Search text that means the same (case, stop words) may reuse it."""
+    first = client.get("/v1/search", params={"q": "Stalin", "limit": 3}).json()
+    cursor = first["next_cursor"]
+    for other in ({"q": "Khrushchev"}, {"q": "Stalin", "type": "span"}, {"q": "Stalin -cult"}):
+        response = client.get("/v1/search", params={**other, "limit": 3, "cursor": cursor})
+        assert response.status_code == 400, other
+        assert response.headers["content-type"].startswith(PROBLEM)
+        assert "another search" in response.json()["detail"]
+    same = client.get("/v1/search", params={"q": "the STALIN", "limit": 3, "cursor": cursor})
+    assert same.status_code == 200
+    again = client.get("/v1/search", params={"q": "Stalin", "limit": 3, "cursor": cursor})
+    assert same.json()["items"] == again.json()["items"] and again.json()["items"]
+    whole = client.get("/v1/search", params={"q": "Stalin", "limit": 6}).json()["items"]
+    assert first["items"] + again.json()["items"] == whole
+
+
 def test_pages_link_to_the_next_one_until_the_last(client: TestClient) -> None:
     whole = client.get("/v1/search", params={"q": "Stalin", "limit": 100}).json()
     seen: list[tuple[str, str]] = []
