@@ -74,17 +74,18 @@ def check_id(value: str, field: str = "id") -> str:
     return value
 
 
-def check_published(value: str | None) -> str | None:
-    """ISO 8601 with the precision known: 1956, 1956-06 or 1956-06-05."""
+def check_published(value: str | None, name: str = "published") -> str | None:
+    """ISO 8601 with the precision known: 1956, 1956-06 or 1956-06-05. `name` is the field
+    or parameter an error names."""
     if value is None:
         return None
     if not _PUBLISHED.match(value):
-        raise InvalidInput(f"published: {value!r} is not YYYY, YYYY-MM or YYYY-MM-DD")
+        raise InvalidInput(f"{name}: {value!r} is not YYYY, YYYY-MM or YYYY-MM-DD")
     parts = [int(p) for p in value.split("-")]
     try:
         date(parts[0], parts[1] if len(parts) > 1 else 1, parts[2] if len(parts) > 2 else 1)
     except ValueError:
-        raise InvalidInput(f"published: {value!r} is not a real date") from None
+        raise InvalidInput(f"{name}: {value!r} is not a real date") from None
     return value
 
 
@@ -345,7 +346,7 @@ def _published_bounds() -> tuple[Any, Any]:
 
 def pad_published(value: str, *, high: bool) -> str:
     """A YYYY or YYYY-MM date as the first (or, `high`, the last) day it covers."""
-    check_published(value)
+    check_published(value, "published_to" if high else "published_from")
     return value + ("-12-31" if high else "-01-01")[len(value) - 4 :]
 
 

@@ -36,6 +36,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlmodel import Session
 
+from archive import changes
 from archive.db import folded_sql
 from archive.documents import check_published, folded_pattern, pad_published
 from archive.errors import BadQuery, InvalidInput
@@ -89,8 +90,8 @@ class Filters:
             raise InvalidInput(f"type: must be one of {', '.join(TYPES)}")
         if self.kind is not None and self.kind not in DOCUMENT_KINDS:
             raise InvalidInput(f"kind: must be one of {', '.join(DOCUMENT_KINDS)}")
-        check_published(self.published_from)
-        check_published(self.published_to)
+        check_published(self.published_from, "published_from")
+        check_published(self.published_to, "published_to")
 
 
 @dataclass
@@ -305,11 +306,11 @@ class _PostgreSQL(_Engine):
             if cursor
             else ""
         )
-        params["headline"] = (
+        options = (
             f"StartSel={START}, StopSel={STOP}, MaxWords={SNIPPET_TOKENS}, "
-            f"MinWords={SNIPPET_TOKENS // 2}, ShortWord=3, MaxFragments=1, "
-            f"FragmentDelimiter={ELLIPSIS}"
+            f"MinWords={SNIPPET_TOKENS // 2}, ShortWord=3, FragmentDelimiter={ELLIPSIS}, "
         )
+        params["headline"] = options + "MaxFragments=1"
         body = (
             "CASE i.type WHEN 'document' THEN t.text "
             "WHEN 'span' THEN s.exact || coalesce(E'\\n' || s.note, '') "
@@ -321,12 +322,20 @@ class _PostgreSQL(_Engine):
             "CASE WHEN jsonb_typeof(c.tags) = 'array' THEN c.tags ELSE '[]' END)) END"
         )
 
-        def headline(expr: str) -> str:
+        def headline(expr: str, tsquery: str = self.tsquery) -> str:
             return (
                 f"CASE WHEN top.place <= :shown THEN ts_headline('{PG_SEARCH_CONFIG}', "
-                f"translate(coalesce({expr}, ''), E'\\x02\\x03', '  '), {self.tsquery}, "
+                f"translate(coalesce({expr}, ''), E'\\x02\\x03', '  '), {tsquery}, "
                 ":headline) END"
             )
+
+        # When no fragment of a long text holds every word (they are far apart), ts_headline
+        # gives the text's first words, unmarked; then the best fragment with any of them.
+        any_word = f"replace(({self.tsquery})::text, '&', '|')::tsquery"
+        body_snippet = (
+            "CASE WHEN strpos(hb.h, chr(2)) > 0 THEN hb.h "
+            f"ELSE coalesce({headline(body, any_word)}, hb.h) END"
+        )
 
         # float8: a float4 read back as text does not compare equal to itself in the cursor
         return (
@@ -335,13 +344,14 @@ class _PostgreSQL(_Engine):
             f"{PG_NORMALIZATION})::float8 AS score FROM {self.source} WHERE {self.match}{where}"
             f") AS hits{after} ORDER BY score DESC, rid LIMIT :n), {_NUMBERED_TOP} "
             "SELECT top.rid, top.score, i.type, i.item_id, i.document_id, "
-            f"coalesce(d.title, c.statement, ''), {headline(body)}, {headline(title)} "
+            f"coalesce(d.title, c.statement, ''), {body_snippet}, {headline(title)} "
             "FROM top JOIN search_items i ON i.rid = top.rid "
             "LEFT JOIN documents d ON d.id = i.document_id "
             "LEFT JOIN document_texts t ON i.type = 'document' "
             "AND t.document_id = d.id AND t.revision = d.revision "
             "LEFT JOIN spans s ON i.type = 'span' AND s.id = i.item_id "
             "LEFT JOIN claims c ON i.type = 'claim' AND c.id = i.item_id "
+            f"CROSS JOIN LATERAL (SELECT {headline(body)} AS h) AS hb "
             "ORDER BY top.place"
         )
 
@@ -532,13 +542,24 @@ def _ranking(query: SearchQuery, filters: Filters) -> str:
     return hashlib.blake2b(ranked_by.encode(), digest_size=6).hexdigest()
 
 
-def _cursor(cursor: str | None) -> tuple[float, int, str | None] | None:
-    """(score, rid, ranking) of a search cursor; ranking is None in cursors made before
-    they carried one."""
+@dataclass(frozen=True)
+class _Position:
+    """Where a search cursor points: after (score, rid), in the ranking `ranking` (see
+    `_ranking`) of the archive as it stood at change `at`. Cursors made by earlier versions
+    carry neither of the last two."""
+
+    score: float
+    rid: int
+    ranking: str | None
+    at: int | None
+
+
+def _cursor(cursor: str | None) -> _Position | None:
     position = decode_cursor(cursor, "score", "rid")
     if position is None:
         return None
-    score, rid, ranking = position["score"], position["rid"], position.get("for")
+    score, rid = position["score"], position["rid"]
+    ranking, at = position.get("for"), position.get("at")
     if (
         isinstance(score, bool)
         or not isinstance(score, int | float)
@@ -547,9 +568,27 @@ def _cursor(cursor: str | None) -> tuple[float, int, str | None] | None:
         or not isinstance(rid, int)
         or not 0 <= rid < 2**63
         or not isinstance(ranking, str | None)
+        or isinstance(at, bool)
+        or not isinstance(at, int | None)
     ):
         raise BadQuery("cursor: not a cursor for this search; use next_cursor as given")
-    return float(score), rid, ranking
+    return _Position(float(score), rid, ranking, at)
+
+
+def _check_position(after: _Position, ranking: str, version: int) -> None:
+    """BadQuery when the cursor cannot continue this search: it was made for another one,
+    or the archive changed since. A write moves scores (BM25 weighs each word by how many
+    items hold it), so a page after it could repeat or skip results."""
+    if after.ranking not in (None, ranking):
+        raise BadQuery(
+            "cursor: made for another search or other filters; repeat the search that gave "
+            "it, or start again without a cursor"
+        )
+    if after.at not in (None, version):
+        raise BadQuery(
+            "cursor: the archive has changed since this search's first page, so its ranking "
+            "may have too; start the search again without a cursor"
+        )
 
 
 def _display_score(score: float) -> float:
@@ -563,8 +602,11 @@ def search(
     *,
     limit: int = 20,
     cursor: str | None = None,
+    version: int | None = None,
 ) -> Results:
-    """Items matching the search text `q`, best first. BadQuery when `q` cannot be parsed."""
+    """Items matching the search text `q`, best first. BadQuery when `q` cannot be parsed,
+    or when `cursor` is not a cursor of this search as the archive now stands. `version`
+    is `changes.latest(session)` when the caller has read it already."""
     filters = filters or Filters()
     filters.check()
     if not 1 <= limit <= MAX_LIMIT:
@@ -572,18 +614,17 @@ def search(
     after = _cursor(cursor)
     query = parse(q)
     ranking = _ranking(query, filters)
-    if after is not None and after[2] not in (None, ranking):
-        raise BadQuery(
-            "cursor: made for another search or other filters; repeat the search that gave "
-            "it, or start again without a cursor"
-        )
+    if version is None:
+        version = changes.latest(session)
+    if after is not None:
+        _check_position(after, ranking, version)
     params: dict[str, Any] = {}
     engine = _engine_for(session, query, params)
     conditions, claim_documents = _conditions(filters, engine, params)
 
     hit_params = dict(params, n=limit + 1, shown=limit)
     if after is not None:
-        hit_params["after_score"], hit_params["after_rid"], _ = after
+        hit_params["after_score"], hit_params["after_rid"] = after.score, after.rid
     rows = engine.rows(
         session, engine.hits_sql(conditions, after is not None, hit_params), hit_params
     )
@@ -594,7 +635,9 @@ def search(
     next_cursor = None
     if more:
         rid, score = rows[-1][0], rows[-1][1]
-        next_cursor = encode_cursor({"score": float(score), "rid": int(rid), "for": ranking})
+        next_cursor = encode_cursor(
+            {"score": float(score), "rid": int(rid), "for": ranking, "at": version}
+        )
     return Results(
         query=q,
         total=total,

@@ -82,8 +82,8 @@ def search(
 ) -> Response:
     """Best matches first (BM25 on SQLite, `ts_rank_cd` on PostgreSQL; a title counts ten
     times its text), each with a plain-text `snippet` and the `highlights` in it, the
-    `total` and `facets` over all matches, and a cursor for the next page. Search text that
-    cannot be parsed (an unclosed quote, `NEAR`, a lone `-`) is a 400 saying why.
+    `total` and `facets` over all matches, and a cursor for the next page (good for this
+    search until the next write, then a 400 saying so). Search text that cannot be parsed (an unclosed quote, `NEAR`, a lone `-`) is a 400 saying why.
 
     Answers are cached per worker until the next write (`ARCHIVE_SEARCH_CACHE_SIZE`
     answers, default 1024; 0 turns the cache off): a repeated search is answered without
@@ -102,10 +102,10 @@ def search(
     cache: VersionedCache[Cached] = request.app.state.search_cache
     key = (q, filters, limit, cursor)  # Filters is a frozen dataclass: hashable, compared by value
     # Read first, in the search's own transaction: see archive/cache.py on consistency.
-    version = changes.latest(session) if cache.size else 0
+    version = changes.latest(session)
     cached = cache.get(version, key)
     if cached is None:
-        cached = _search(session, q, filters, limit=limit, cursor=cursor)
+        cached = _search(session, q, filters, limit=limit, cursor=cursor, version=version)
         cache.put(version, key, cached)  # not reached by a bad query: that raised a 400
     content, etag, next_cursor = cached
     headers = {}
@@ -122,8 +122,11 @@ def _search(
     *,
     limit: int,
     cursor: str | None,
+    version: int,
 ) -> Cached:
-    results = archive_search.search(session, q, filters, limit=limit, cursor=cursor)
+    results = archive_search.search(
+        session, q, filters, limit=limit, cursor=cursor, version=version
+    )
     body = {
         "query": results.query,
         "total": results.total,

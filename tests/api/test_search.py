@@ -73,6 +73,32 @@ def test_bad_filters_are_422_problems(client: TestClient, params: dict) -> None:
     assert response.headers["content-type"].startswith(PROBLEM)
 
 
+@pytest.mark.parametrize("path", ["/v1/search", "/v1/documents"])
+def test_a_bad_date_names_its_parameter(client: TestClient, path: str) -> None:
+    for name in ("published_from", "published_to"):
+        params = {"q": "Stalin", "published_from": "1956", "published_to": "1956", name: "2014-13"}
+        response = client.get(path, params=params)
+        assert response.status_code == 422
+        assert response.json()["detail"].startswith(f"{name}: '2014-13'"), response.json()
+
+
+@pytest.mark.parametrize(
+    "q, item",
+    [
+        ("Beria Malenkov", "fear-backstage"),
+        ("Tito Poland", "secret-speech-brief"),
+        ("Hungary 1956", "figes-secret-speech"),
+    ],
+)
+def test_words_far_apart_are_shown_in_the_snippet(client: TestClient, q: str, item: str) -> None:
+    """A long text that holds the words far apart still gets a snippet showing them, not
+    its first words unmarked."""
+    hits = client.get("/v1/search", params={"q": q, "type": "document", "limit": 100}).json()
+    (hit,) = [h for h in hits["items"] if h["id"] == item]
+    marked = {hit["snippet"][a:b].casefold() for a, b in hit["highlights"]}
+    assert marked & {w.casefold() for w in q.split()}, hit
+
+
 def test_a_garbled_cursor_is_a_400(client: TestClient) -> None:
     response = client.get("/v1/search", params={"q": "Stalin", "cursor": "not-a-cursor"})
     assert response.status_code == 400 and "cursor" in response.json()["detail"]
@@ -95,6 +121,33 @@ def test_a_cursor_belongs_to_its_search(client: TestClient) -> None:
     assert same.json()["items"] == again.json()["items"] and again.json()["items"]
     whole = client.get("/v1/search", params={"q": "Stalin", "limit": 6}).json()["items"]
     assert first["items"] + again.json()["items"] == whole
+
+
+def test_a_cursor_from_before_a_write_is_a_400(writer: TestClient) -> None:
+    """After any write, the next page could repeat or skip results (BM25 scores move with
+    the archive), so the cursor says so instead of paging on."""
+    first = writer.get("/v1/search", params={"q": "Stalin", "limit": 5}).json()
+    assert writer.get(
+        "/v1/search", params={"q": "Stalin", "limit": 5, "cursor": first["next_cursor"]}
+    ).json()["items"]
+    created = writer.post(
+        "/v1/documents", json={"title": "Memo", "text": "Stalin's heirs met at night."}
+    )
+    assert created.status_code == 201
+    stale = writer.get(
+        "/v1/search", params={"q": "Stalin", "limit": 5, "cursor": first["next_cursor"]}
+    )
+    assert stale.status_code == 400 and stale.headers["content-type"].startswith(PROBLEM)
+    assert "changed" in stale.json()["detail"]
+    again = writer.get("/v1/search", params={"q": "Stalin", "limit": 5}).json()
+    seen, page = [], again
+    while True:
+        seen += [(i["type"], i["id"]) for i in page["items"]]
+        if not page["next_cursor"]:
+            break
+        params = {"q": "Stalin", "limit": 5, "cursor": page["next_cursor"]}
+        page = writer.get("/v1/search", params=params).json()
+    assert len(seen) == len(set(seen)) == again["total"]
 
 
 def test_pages_link_to_the_next_one_until_the_last(client: TestClient) -> None:
