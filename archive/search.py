@@ -37,7 +37,7 @@ from sqlalchemy import text
 from sqlmodel import Session
 
 from archive import changes
-from archive.db import folded_sql
+from archive.db import driver_rows, folded_sql
 from archive.documents import check_published, folded_pattern, pad_published
 from archive.errors import BadQuery, InvalidInput
 from archive.models import DOCUMENT_KINDS
@@ -276,18 +276,7 @@ class _SQLite(_Engine):
         return folded_sql(expression, "sqlite")
 
     def rows(self, session: Session, sql: str, params: dict[str, Any]) -> list[Any]:
-        return _driver_rows(session, sql, params)
-
-
-def _driver_rows(session: Session, sql: str, params: dict[str, Any]) -> list[Any]:
-    """SQLite: straight to the driver, in the session's transaction. The SQL already uses
-    sqlite3's own :name parameters, and SQLAlchemy's layers would double the time a
-    selective search takes."""
-    cursor = session.connection().connection.driver_connection.cursor()
-    try:
-        return cursor.execute(sql, params).fetchall()
-    finally:
-        cursor.close()
+        return driver_rows(session, sql, params)
 
 
 class _PostgreSQL(_Engine):
@@ -863,7 +852,7 @@ def _block_state(session: Session, block: list[str], pg: bool) -> str:
         empty, occurs = session.execute(text(sql), {"b": " ".join(block)}).one()
         return IGNORED if empty else FOUND if occurs else ABSENT
     sql = "SELECT 1 FROM search_fts WHERE search_fts MATCH :m LIMIT 1"
-    return FOUND if _driver_rows(session, sql, {"m": "body: " + _phrase(block)}) else ABSENT
+    return FOUND if driver_rows(session, sql, {"m": "body: " + _phrase(block)}) else ABSENT
 
 
 def _scan_texts(
@@ -927,4 +916,4 @@ def _documents_with(
         f"WHERE search_fts MATCH :m AND i.type = 'document'{restrict} "
         "ORDER BY i.item_id LIMIT :n"
     )
-    return [row[0] for row in _driver_rows(session, sql, params)]
+    return [row[0] for row in driver_rows(session, sql, params)]

@@ -83,7 +83,8 @@ def search(
     """Best matches first (BM25 on SQLite, `ts_rank_cd` on PostgreSQL; a title counts ten
     times its text), each with a plain-text `snippet` and the `highlights` in it, the
     `total` and `facets` over all matches, and a cursor for the next page (good for this
-    search until the next write, then a 400 saying so). Search text that cannot be parsed (an unclosed quote, `NEAR`, a lone `-`) is a 400 saying why.
+    search until the next write, then a 400 saying so). Search text that cannot be parsed
+    (an unclosed quote, `NEAR`, a lone `-`) is a 400 saying why.
 
     Answers are cached per worker until the next write (`ARCHIVE_SEARCH_CACHE_SIZE`
     answers, default 1024; 0 turns the cache off): a repeated search is answered without
