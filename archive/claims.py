@@ -33,16 +33,15 @@ from archive.documents import (
     random_id,
     set_changed,
 )
-from archive.errors import BadQuery, Conflict, InvalidInput, NotFound
+from archive.errors import Conflict, InvalidInput, NotFound
 from archive.models import STANCES, Claim, Evidence, Span, utcnow
-from archive.pagination import DEFAULT_LIMIT, Page, decode_cursor, encode_cursor
+from archive.pagination import DEFAULT_LIMIT, Page, decode_cursor, decode_keyset, encode_cursor
 
 STATUSES = ("corroborated", "single-source", "contested", "unsupported")
 CLAIM_FIELDS = ("statement", "tags", "note")
 EVIDENCE_FIELDS = ("stance", "note")
 MAX_STATEMENT = 2_000
 MAX_NOTE = 10_000
-INT4 = 2**31 - 1
 
 
 @dataclass
@@ -402,20 +401,6 @@ def list_evidence(session: Session, claim_id: str) -> list[EvidenceView]:
     return [EvidenceView(evidence=row[0], document_id=row[1]) for row in rows]
 
 
-def _evidence_position(cursor: str | None) -> tuple[int, str, int, str] | None:
-    position = decode_cursor(cursor, "k", "d", "s", "i")
-    if position is None:
-        return None
-    k, d, s, i = (position[key] for key in ("k", "d", "s", "i"))
-    if not (
-        isinstance(d, str)
-        and isinstance(i, str)
-        and all(isinstance(v, int) and not isinstance(v, bool) and abs(v) <= INT4 for v in (k, s))
-    ):
-        raise BadQuery("cursor: not a cursor for this list; use next_cursor as given")
-    return k, d, s, i
-
-
 def evidence_page(
     session: Session, claim_id: str, *, limit: int = DEFAULT_LIMIT, cursor: str | None = None
 ) -> Page[EvidenceView]:
@@ -425,7 +410,7 @@ def evidence_page(
     total = session.execute(
         select(func.count()).select_from(Evidence).where(Evidence.claim_id == claim_id)
     ).scalar_one()
-    position = _evidence_position(cursor)
+    position = decode_keyset(cursor, {"k": int, "d": str, "s": int, "i": str})
     if position is not None:
         query = query.where(tuple_(*_evidence_order()) > tuple_(*position))
     rows = session.execute(query.limit(limit + 1)).all()

@@ -89,9 +89,9 @@ def fold(value: str) -> str:
 
 
 def driver_rows(session: Session, sql: str, params: dict[str, Any]) -> list[Any]:
-    """SQLite: run `sql` straight on the driver, in the session's transaction. For the hot
-    paths (search, the change feed's position): the SQL already uses sqlite3's own :name
-    parameters, and SQLAlchemy's layers would double the time a selective search takes."""
+    """SQLite: run `sql` straight on the driver, in the session's transaction. For search's
+    hot path: the SQL already uses sqlite3's own :name parameters, and SQLAlchemy's layers
+    would double the time a selective search takes."""
     cursor = session.connection().connection.driver_connection.cursor()
     try:
         return cursor.execute(sql, params).fetchall()

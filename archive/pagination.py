@@ -14,6 +14,7 @@ T = TypeVar("T")
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
+INT4 = 2**31 - 1  # the largest integer a cursor's positions may hold (PostgreSQL integer)
 
 
 @dataclass
@@ -41,3 +42,20 @@ def decode_cursor(cursor: str | None, *keys: str) -> dict[str, Any] | None:
     if not isinstance(position, dict) or any(k not in position for k in keys):
         raise BadQuery("cursor: not a cursor for this list; use next_cursor as given")
     return position
+
+
+def decode_keyset(cursor: str | None, fields: dict[str, type]) -> tuple[Any, ...] | None:
+    """The values of a keyset cursor, in the order of `fields` (name → `str` or `int`; ints
+    within ±INT4, never booleans); BadQuery when it is not such a cursor."""
+    position = decode_cursor(cursor, *fields)
+    if position is None:
+        return None
+    values = tuple(position[name] for name in fields)
+    for value, kind in zip(values, fields.values(), strict=True):
+        if kind is int:
+            ok = isinstance(value, int) and not isinstance(value, bool) and abs(value) <= INT4
+        else:
+            ok = isinstance(value, kind)
+        if not ok:
+            raise BadQuery("cursor: not a cursor for this list; use next_cursor as given")
+    return values

@@ -172,6 +172,7 @@ class _Engine:
     `search_items` as `i`; the other SQL comes from the methods.
     """
 
+    dialect: str
     source: str
     match: str
 
@@ -186,7 +187,7 @@ class _Engine:
 
     def folded(self, expression: str) -> str:
         """SQL for `archive.db.fold(expression)`, to compare with a `folded_pattern`."""
-        raise NotImplementedError
+        return folded_sql(expression, self.dialect)
 
     def count_facets(self, session: Session, where: str, params: Params, into: Counters) -> None:
         """Count every match `into` counters by type, kind, year and creator; claims count
@@ -206,6 +207,7 @@ _NUMBERED_TOP = (
 class _SQLite(_Engine):
     # CROSS JOIN keeps the full-text index as the outer loop; the planner would otherwise
     # scan search_items and run the MATCH once for every row.
+    dialect = "sqlite"
     source = "search_fts CROSS JOIN search_items i ON i.rid = search_fts.rowid"
     match = "search_fts MATCH :m"
 
@@ -272,14 +274,12 @@ class _SQLite(_Engine):
             f"WHERE {name} LIKE :creator ESCAPE '\\')"
         )
 
-    def folded(self, expression: str) -> str:
-        return folded_sql(expression, "sqlite")
-
     def rows(self, session: Session, sql: str, params: dict[str, Any]) -> list[Any]:
         return driver_rows(session, sql, params)
 
 
 class _PostgreSQL(_Engine):
+    dialect = "postgresql"
     source = "search_items i"
 
     def __init__(self, query: SearchQuery, params: dict[str, Any]) -> None:
@@ -371,9 +371,6 @@ class _PostgreSQL(_Engine):
             f"SELECT 1 FROM jsonb_array_elements({table}.creators) AS cr "
             f"WHERE {name} LIKE :creator ESCAPE '\\') ELSE false END"
         )
-
-    def folded(self, expression: str) -> str:
-        return folded_sql(expression, "postgresql")
 
 
 def _engine_for(session: Session, query: SearchQuery, params: dict[str, Any]) -> _Engine:

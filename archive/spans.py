@@ -31,7 +31,7 @@ from archive.documents import (
     get_text,
     set_changed,
 )
-from archive.errors import BadQuery, Conflict, InvalidInput, NotFound
+from archive.errors import Conflict, InvalidInput, NotFound
 from archive.fidelity import fidelity
 from archive.models import (
     ANCHOR_STATUSES,
@@ -41,7 +41,7 @@ from archive.models import (
     Span,
     utcnow,
 )
-from archive.pagination import Page, decode_cursor, encode_cursor
+from archive.pagination import INT4, Page, decode_keyset, encode_cursor
 
 FIELDS = ("kind", "speaker", "quoted_from", "note", "tags", "citation_ids")
 TARGET = ("start", "end", "exact", "prefix", "suffix")
@@ -49,7 +49,6 @@ MAX_SPEAKER = 200
 MAX_NOTE = 10_000
 MAX_CITATIONS = 100
 MAX_CONTEXT = 1_000  # a prefix or suffix given to choose among repeats
-INT4 = 2**31 - 1
 
 
 # --- checks ---------------------------------------------------------------------------------
@@ -293,20 +292,6 @@ def citation_ids_of(session: Session, span_ids: list[str]) -> dict[str, list[str
     return result
 
 
-def _position(cursor: str | None) -> tuple[str, int, int, str] | None:
-    position = decode_cursor(cursor, "d", "s", "e", "i")
-    if position is None:
-        return None
-    d, s, e, i = (position[k] for k in ("d", "s", "e", "i"))
-    if not (
-        isinstance(d, str)
-        and isinstance(i, str)
-        and all(isinstance(v, int) and not isinstance(v, bool) and abs(v) <= INT4 for v in (s, e))
-    ):
-        raise BadQuery("cursor: not a cursor for this list; use next_cursor as given")
-    return d, s, e, i
-
-
 def list_spans(
     session: Session,
     *,
@@ -339,7 +324,7 @@ def list_spans(
     total = session.execute(select(func.count()).select_from(Span).where(*conditions)).scalar_one()
     key = tuple_(Span.document_id, Span.start, Span.end, Span.id)
     query = select(Span).where(*conditions)
-    position = _position(cursor)
+    position = decode_keyset(cursor, {"d": str, "s": int, "e": int, "i": str})
     if position is not None:
         query = query.where(key > tuple_(*position))
     query = query.order_by(Span.document_id, Span.start, Span.end, Span.id).limit(limit + 1)
