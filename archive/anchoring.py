@@ -18,7 +18,7 @@ from typing import Literal
 from rapidfuzz.distance import Levenshtein
 
 from archive.errors import Conflict, InvalidInput
-from archive.quotes import DEFAULT_MIN_SCORE, find_in_text
+from archive.text.alignment import DEFAULT_MIN_SCORE, find_in_text
 
 AnchorStatus = Literal["exact", "moved", "fuzzy", "orphaned"]
 

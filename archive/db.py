@@ -99,6 +99,17 @@ def driver_rows(session: Session, sql: str, params: dict[str, Any]) -> list[Any]
         cursor.close()
 
 
+def driver_executemany(session: Session, sql: str, rows: list[Any]) -> None:
+    """SQLite: `executemany` straight on the driver, in the session's transaction. For bulk
+    writes of many small rows (the passage index's chunks and buckets), where SQLAlchemy's
+    handling of each row's parameters costs more than SQLite's work."""
+    cursor = session.connection().connection.driver_connection.cursor()
+    try:
+        cursor.executemany(sql, rows)
+    finally:
+        cursor.close()
+
+
 def folded_sql(expression: str, dialect: str) -> str:
     """SQL for `fold(expression)` in this dialect: `archive_fold()` on SQLite, which is
     Python's `fold` (registered on every connection, below), and `lower()` with
@@ -169,9 +180,10 @@ def session_scope(engine: Engine, *, write: bool = False) -> Iterator[Session]:
             raise
 
 
-# Objects the migrations create by hand (full-text indexes and their shadow tables) that
-# have no model; autogenerate must leave them alone.
-UNMODELLED_PREFIXES = ("search_", "sqlite_")
+# Objects the migrations create by hand (full-text indexes and their shadow tables, the
+# passage index of archive.lookup.index) that have no model; autogenerate must leave them
+# alone.
+UNMODELLED_PREFIXES = ("search_", "sqlite_", "passage_")
 
 
 def refresh_statistics(engine: Engine) -> None:

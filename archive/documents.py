@@ -17,6 +17,7 @@ from sqlmodel import Session
 from archive import changes
 from archive.db import fold, folded
 from archive.errors import BadQuery, Conflict, InvalidInput, NotFound
+from archive.lookup import index as passage_index
 from archive.models import (
     DOCUMENT_KINDS,
     ID_PATTERN,
@@ -182,7 +183,7 @@ def _check_metadata(data: dict[str, Any]) -> None:
 
 
 def create_document(
-    session: Session, data: dict[str, Any], *, actor: str | None = None, flush: bool = True
+    session: Session, data: dict[str, Any], *, actor: str | None = None
 ) -> Document:
     """Store a new document and the first revision of its text.
 
@@ -224,8 +225,8 @@ def create_document(
         )
     )
     changes.record(session, "document", doc_id, "create", actor)
-    if flush:
-        session.flush()
+    session.flush()
+    passage_index.add(session, [(doc_id, document.revision, text)])
     return document
 
 
@@ -305,6 +306,7 @@ def delete_document(
         session.delete(session.get(Evidence, row.id))
         changes.record(session, "evidence", row.id, "delete", actor)
     session.flush()
+    passage_index.remove(session, [doc_id])
     session.delete(document)
     changes.record(session, "document", doc_id, "delete", actor)
     session.flush()

@@ -32,7 +32,7 @@ from typing import Literal
 from rapidfuzz.distance import Indel
 
 from archive.errors import InvalidInput
-from archive.normalize import Normalized, normalize
+from archive.text.normalize import Normalized, normalize
 
 Verdict = Literal["exact", "normalized", "elided", "altered"]
 

@@ -9,6 +9,7 @@ from sqlmodel import Session
 from archive.anchoring import context
 from archive.documents import sha256
 from archive.errors import ArchiveError
+from archive.lookup import index as passage_index
 from archive.models import (
     Citation,
     CitationSpan,
@@ -81,6 +82,7 @@ def check(session: Session) -> tuple[list[str], dict[str, int]]:
             problems.append(f"evidence {ev.id}: claim {ev.claim_id} missing")
         if ev.span_id not in span_ids:
             problems.append(f"evidence {ev.id}: span {ev.span_id} missing")
+    problems.extend(passage_index.check(session))
     checked = {
         "documents": len(texts),
         "spans": len(spans),

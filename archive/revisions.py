@@ -22,6 +22,7 @@ from archive import changes
 from archive.anchoring import RevisionDiff, reanchor
 from archive.documents import check_storable, get_document, get_text, sha256
 from archive.errors import InvalidInput
+from archive.lookup import index as passage_index
 from archive.models import ANCHOR_STATUSES, DocumentText, Span, utcnow
 
 
@@ -79,6 +80,8 @@ def replace_text(
     document.updated_at = now
     session.add(document)
     changes.record(session, "document", document.id, "update", actor)
+    session.flush()
+    passage_index.replace(session, document.id, revision, text)
 
     bases: dict[int, str | None] = {old_revision: old_text}
     diffs: dict[int, RevisionDiff] = {}

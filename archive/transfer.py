@@ -34,6 +34,7 @@ from archive.documents import (
     slugify,
 )
 from archive.errors import ArchiveError, InvalidInput
+from archive.lookup import index as passage_index
 from archive.models import (
     ANCHOR_STATUSES,
     CITATION_STATUSES,
@@ -429,6 +430,7 @@ def _import_documents(
         session.execute(insert(Document), docs[i : i + BATCH])
         session.execute(text_insert, texts[i : i + BATCH])
         step(len(docs[i : i + BATCH]))
+    passage_index.add(session, [(doc_id, rev, body) for doc_id, (rev, body) in by_id.items()])
     _changes(session, "document", list(by_id), actor)
     return by_id
 

@@ -11,9 +11,9 @@ from api.conditional import respond_plain
 from api.deps import Reader, SessionDep
 from api.errors import responses
 from api.schemas.quotes import KIND_RULE, MIN_SCORE_RULE, QuoteLookup, QuoteLookupRead
-from archive import lookup
-from archive.lookup import MAX_DOCUMENTS, MAX_MATCHES, MAX_QUERY
-from archive.quotes import DEFAULT_MIN_SCORE
+from archive.lookup import run as lookup
+from archive.lookup.run import MAX_DOCUMENTS, MAX_MATCHES, MAX_QUERY
+from archive.text.alignment import DEFAULT_MIN_SCORE
 
 router = APIRouter(prefix="/v1", tags=["quotes"])
 

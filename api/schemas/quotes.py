@@ -7,8 +7,8 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from api.schemas.common import Id, Strict, Text
-from archive.lookup import MAX_DOCUMENTS, MAX_MATCHES, MAX_QUERY
-from archive.quotes import DEFAULT_MIN_SCORE
+from archive.lookup.run import MAX_DOCUMENTS, MAX_MATCHES, MAX_QUERY
+from archive.text.alignment import DEFAULT_MIN_SCORE
 
 Quotation = Annotated[Text, StringConstraints(min_length=1, max_length=MAX_QUERY)]
 

@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.limits import OWN_LIMITS
-from archive.lookup import MAX_MATCHES
+from archive.lookup.run import MAX_MATCHES
 from archive.settings import Settings
 from tests.api.apps import app_on
 from tests.api.openapi_walk import op, operations, required_query, resolve

@@ -6,16 +6,17 @@ the lookup must report offsets into the original text, whatever the query looked
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import pytest
 from sqlalchemy import select
 from sqlmodel import Session
 
-from archive import documents, lookup, quotes, search
+from archive import documents
 from archive.errors import InvalidInput
+from archive.lookup import candidates
+from archive.lookup import run as lookup
 from archive.models import Evidence
 from archive.revisions import replace_text
+from archive.text import alignment, tokens
 
 BRIEF = "secret-speech-brief"
 FEAR = "fear-backstage"
@@ -207,63 +208,60 @@ def test_lookup_reads_the_current_revision(session: Session, seeds: dict[str, st
 
 
 def spy_on_alignment(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The texts `lookup.find_occurrences` is given from now on, in order."""
+    """The documents of the stretches the lookup aligns from now on, in order."""
     aligned: list[str] = []
-    real_find = lookup.find_occurrences
+    real_align = lookup.align
 
-    def find_spy(query: str, text: str, *args: object, **kwargs: object) -> list:
-        aligned.append(text)
-        return real_find(query, text, *args, **kwargs)
+    def align_spy(query: str, stretch: candidates.Stretch, *args: object) -> list:
+        aligned.append(stretch.document_id)
+        return real_align(query, stretch, *args)
 
-    monkeypatch.setattr(lookup, "find_occurrences", find_spy)
+    monkeypatch.setattr(lookup, "align", align_spy)
     return aligned
 
 
 @pytest.mark.parametrize(
     "query",
     [
-        "Khrushchev denounced Stalin’s purges",  # its blocks: found through the phrases
-        "Khrushchev denounced Stalins purges",  # a damaged block: through the words
+        "Khrushchev denounced Stalin’s purges",  # its shingles: found through the index
+        "Khrushchev denounced Stalinns purges",  # every shingle damaged: through the words
     ],
 )
 def test_only_documents_the_index_proposes_are_aligned(
     session: Session, monkeypatch: pytest.MonkeyPatch, query: str
 ) -> None:
     proposed: list[str] = []
-    real_words: Callable[..., list[str]] = search.candidate_documents
-    real_blocks: Callable[..., search.PassageCandidates | None] = search.passage_candidates
+    real_stretches = candidates.stretches
+    real_words = candidates.candidate_documents
+
+    def stretches_spy(*args: object, **kwargs: object) -> candidates.Plan:
+        plan = real_stretches(*args, **kwargs)
+        proposed.extend(s.document_id for s in plan.stretches)
+        return plan
 
     def words_spy(*args: object, **kwargs: object) -> list[str]:
         ids = real_words(*args, **kwargs)
         proposed.extend(ids)
         return ids
 
-    def blocks_spy(*args: object, **kwargs: object) -> search.PassageCandidates | None:
-        plan = real_blocks(*args, **kwargs)
-        if plan is not None:
-            proposed.extend(plan.document_ids)
-        return plan
-
     aligned = spy_on_alignment(monkeypatch)
-    monkeypatch.setattr(search, "candidate_documents", words_spy)
-    monkeypatch.setattr(search, "passage_candidates", blocks_spy)
+    monkeypatch.setattr(candidates, "stretches", stretches_spy)
+    monkeypatch.setattr(candidates, "candidate_documents", words_spy)
     result = lookup.lookup(session, query)
     assert result["matches"]
     assert {m["document_id"] for m in result["matches"]} <= set(proposed)
-    assert 0 < len(aligned) == len(proposed) <= 5
+    assert 0 < len(aligned) <= len(proposed) <= 5
 
 
-def test_a_passage_is_found_through_its_intact_blocks(session: Session) -> None:
-    """A typo spoils one block; the others, side by side, pick out the source alone."""
+def test_a_passage_is_found_through_its_intact_shingles(session: Session) -> None:
+    """A typo spoils the shingles that cross it; the others pick out the source."""
     query = "If you do not obtain confesions from the doctors we will shorten you by a head"
-    blocks = quotes.index_blocks(query)
-    plan = search.passage_candidates(session, blocks, window=20)
-    assert plan is not None
-    assert ["not", "obtain", "confesions"] in blocks
-    assert ["not", "obtain", "confesions"] not in plan.intact
-    assert len(plan.intact) == len(blocks) - 1
+    plan = candidates.stretches(session, query)
+    shingles = set(tokens.text_shingles(query).tolist())
+    spoiled = set(tokens.text_shingles("not obtain confesions from the").tolist())
+    assert set(plan.telling.tolist()) == shingles - spoiled
     holders = {m["document_id"] for m in lookup.lookup(session, query, limit=100)["matches"]}
-    assert holders and holders <= set(plan.document_ids)
+    assert holders and holders <= {s.document_id for s in plan.stretches}
 
 
 @pytest.mark.parametrize(
@@ -276,14 +274,16 @@ def test_a_passage_is_found_through_its_intact_blocks(session: Session) -> None:
         "on 5th June 1956",
     ],
 )
-def test_aligning_regions_finds_what_aligning_whole_texts_finds(
-    seeds: dict[str, str], query: str
+def test_the_index_finds_what_aligning_whole_texts_finds(
+    session: Session, seeds: dict[str, str], query: str
 ) -> None:
-    terms = quotes.candidate_terms(query)
-    for doc_id, text in seeds.items():
-        whole = quotes.find_in_text(query, text)
-        regional = lookup.find_occurrences(query, text, terms, min_score=quotes.DEFAULT_MIN_SCORE)
-        assert regional == whole, doc_id
+    whole = {
+        (doc_id, m.start, m.end, m.match)
+        for doc_id, text in seeds.items()
+        for m in alignment.find_in_text(query, text)
+    }
+    found = {(o.document_id, o.start, o.end, o.match) for o in lookup.occurrences(session, query)}
+    assert found == whole
 
 
 @pytest.mark.parametrize(
@@ -312,7 +312,8 @@ def test_documents_that_share_a_passages_phrases_but_not_the_passage_are_not_ali
     apart; only the document that holds them side by side is aligned."""
     passage = "The committee agreed that every copy of the minutes should be burned at once."
     filler = " ".join(["The delegates sat in silence while the report went on."] * 8)
-    blocks = [" ".join(b) for b in quotes.index_blocks(passage)]
+    words = passage.split()
+    blocks = [" ".join(words[i : i + 3]) for i in range(0, len(words), 3)]
     for n in range(12):
         documents.create_document(
             session,
@@ -328,7 +329,7 @@ def test_documents_that_share_a_passages_phrases_but_not_the_passage_are_not_ali
     matches = lookup.lookup(session, typed, limit=100)["matches"]
     assert [m["document_id"] for m in matches] == ["holder"]
     assert matches[0]["exact"] == passage.rstrip(".") and matches[0]["match"] == "fuzzy"
-    assert len(aligned) == 1
+    assert aligned == ["holder"]
 
 
 def test_a_source_that_misquotes_a_word_is_found_from_a_mistyped_copy(session: Session) -> None:
@@ -410,3 +411,20 @@ def test_a_quote_of_stop_words_only_is_found_on_both_databases(
     typed = typed.replace("mroe", "more")  # the typo is tolerated
     assert best["exact"].lower().rstrip("?") == typed.lower().rstrip("?")
     assert best["start"] == seeds[best["document_id"]].find(best["exact"])
+
+
+def test_candidate_documents_rank_the_holder_of_rare_words_first(
+    session: Session, seeds: dict[str, str]
+) -> None:
+    holder = next(i for i, body in seeds.items() if "mindszenty" in body.lower())
+    found = candidates.candidate_documents(session, ["cardinal", "mindszenty", "virulently", "the"])
+    assert found[0] == holder and len(found) == len(set(found))
+    others = [i for i in seeds if i != holder]
+    assert holder not in candidates.candidate_documents(
+        session, ["mindszenty", "khrushchev"], documents=others
+    )
+    assert candidates.candidate_documents(session, ["the", "of", "--"]) == []
+    assert (
+        candidates.candidate_documents(session, ["khrushchev"], limit=2)
+        == candidates.candidate_documents(session, ["khrushchev"])[:2]
+    )

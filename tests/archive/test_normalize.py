@@ -8,8 +8,8 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from archive.normalize import normalize
-from archive.quotes import find_in_text
+from archive.text.alignment import find_in_text
+from archive.text.normalize import normalize
 
 SEEDS = Path(__file__).resolve().parents[2] / "archive" / "corpus" / "seeds"
 TEXTS = {p.name[:3]: p.read_text(encoding="utf-8") for p in sorted(SEEDS.glob("*.txt"))}

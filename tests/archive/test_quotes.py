@@ -14,8 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from archive.normalize import normalize
-from archive.quotes import (
+from archive.text.alignment import (
     DEFAULT_MIN_SCORE,
     QuoteMatch,
     block_patterns,
@@ -25,6 +24,7 @@ from archive.quotes import (
     index_blocks,
     index_tokens,
 )
+from archive.text.normalize import normalize
 
 SEEDS = Path(__file__).resolve().parents[2] / "archive" / "corpus" / "seeds"
 TEXTS = {p.name[:3]: p.read_text(encoding="utf-8") for p in sorted(SEEDS.glob("*.txt"))}

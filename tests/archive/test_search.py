@@ -25,8 +25,9 @@ from sqlmodel import Session
 from archive import bundled, documents, transfer
 from archive.db import downgrade, make_engine, migrate, normalize_url
 from archive.errors import BadQuery, InvalidInput
+from archive.lookup import index as passage_index
 from archive.models import Claim, Document, DocumentText, Evidence, Span
-from archive.search import Filters, Results, candidate_documents, plain_snippet, search
+from archive.search import Filters, Results, plain_snippet, search
 
 PG_URL = normalize_url(
     os.environ.get("ARCHIVE_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -409,26 +410,6 @@ def test_imported_records_are_searchable(session: Session) -> None:
 # --- quote lookup's candidates -------------------------------------------------------------
 
 
-def test_candidate_documents_rank_the_holder_of_rare_words_first(
-    session: Session, seeds: dict[str, str]
-) -> None:
-    holder = next(i for i, body in seeds.items() if "mindszenty" in body.lower())
-    found = candidate_documents(session, ["cardinal", "mindszenty", "virulently", "the"])
-    assert found[0] == holder and len(found) == len(set(found))
-    others = [i for i in seeds if i != holder]
-    assert holder not in candidate_documents(
-        session, ["mindszenty", "khrushchev"], documents=others
-    )
-    assert candidate_documents(session, ["the", "of", "--"]) == []
-    assert (
-        candidate_documents(session, ["khrushchev"], limit=2)
-        == candidate_documents(session, ["khrushchev"])[:2]
-    )
-
-
-# --- the migration ------------------------------------------------------------------------
-
-
 def _search_objects(engine: Engine) -> set[str]:
     with engine.connect() as conn:
         if engine.dialect.name == "sqlite":
@@ -447,8 +428,15 @@ def _search_objects(engine: Engine) -> set[str]:
         return set(rows)
 
 
-def test_the_migration_indexes_existing_rows_and_downgrades_cleanly(fresh_database: str) -> None:
+# --- the migration ------------------------------------------------------------------------
+
+
+def test_the_migration_indexes_existing_rows_and_downgrades_cleanly(
+    fresh_database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     engine = make_engine(fresh_database)
+    # the passage index (migration 0003) does not exist yet at 0001
+    monkeypatch.setattr(passage_index, "add", lambda *args, **kwargs: None)
     try:
         migrate(engine, "0001")
         with Session(engine) as session:

@@ -38,7 +38,7 @@ from typing import Literal
 from rapidfuzz import fuzz
 from rapidfuzz.distance import Indel, LCSseq
 
-from archive.normalize import Normalized, normalize
+from archive.text.normalize import Normalized, normalize
 
 MatchKind = Literal["exact", "normalized", "fuzzy"]
 
