@@ -149,6 +149,17 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_reindex(args: argparse.Namespace) -> int:
+    from archive.lookup import index
+
+    engine = _engine(args)
+    migrate(engine)
+    with session_scope(engine, write=True) as session:
+        count = index.rebuild(session)
+    err.print(f"Rebuilt the passage index of {count} current texts.")
+    return 0
+
+
 def cmd_keys(args: argparse.Namespace) -> int:
     engine = _engine(args)
     migrate(engine)
@@ -219,8 +230,15 @@ def parser() -> argparse.ArgumentParser:
     exp.add_argument("file", help="target file, or - for standard output")
     exp.set_defaults(func=cmd_export)
 
-    chk = sub.add_parser("check", parents=[common], help="verify every span and link")
+    chk = sub.add_parser(
+        "check", parents=[common], help="verify every span and link, and the passage index"
+    )
     chk.set_defaults(func=cmd_check)
+
+    rei = sub.add_parser(
+        "reindex", parents=[common], help="rebuild quote lookup's passage index from the texts"
+    )
+    rei.set_defaults(func=cmd_reindex)
 
     key = sub.add_parser("keys", parents=[common], help="manage API keys")
     ksub = key.add_subparsers(dest="keys_command", required=True)
