@@ -228,7 +228,8 @@ def _document_machinery(path: str, method: str, op: dict[str, Any]) -> None:
     api/idempotency.py, api/limits.py) adds to operations whose routes don't mention them."""
     params = op.setdefault("parameters", [])
     answers = op.setdefault("responses", {})
-    codes: list[int] = [400, 503]  # 400: a NUL in the URL (api/limits.RejectNul)
+    # 400: a NUL in the URL (api/limits.RejectNul); 503/504: api/errors._database
+    codes: list[int] = [400, 503, 504]
     if path != "/v1/health":
         codes.append(429)
     if "requestBody" in op:
