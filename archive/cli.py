@@ -81,6 +81,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         workers=args.workers or get_settings().workers,
         log_level=args.log_level,
         proxy_headers=True,
+        http="api.server:ArchiveHttpProtocol",  # reads non-ASCII URLs as percent-encoded
     )
     return 0
 
