@@ -31,6 +31,7 @@ from api.idempotency import (
 )
 from api.limits import BodySizeLimit, PageSizeLimit, RateLimit, RejectNul
 from api.methods import HeadAsGet
+from api.params import check_query
 from api.preconditions import (
     CONDITIONAL_WRITES,
     ETagMiddleware,
@@ -99,7 +100,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url="/docs",
         redoc_url="/redoc",
         # Run before every route's own dependencies, on the route's own session:
-        dependencies=[Depends(guard_writes), Depends(idempotency_dependency)],
+        dependencies=[
+            Depends(check_query),  # unknown query parameters, unknown document ids
+            Depends(guard_writes),
+            Depends(idempotency_dependency),
+        ],
     )
     app.state.settings = settings
     app.state.engine = service_engine(

@@ -350,6 +350,16 @@ def pad_published(value: str, *, high: bool) -> str:
     return value + ("-12-31" if high else "-01-01")[len(value) - 4 :]
 
 
+def missing_documents(session: Session, ids: list[str]) -> list[str]:
+    """Those of `ids` that are no document's id, in the order given."""
+    candidates = [i for i in dict.fromkeys(ids) if "\x00" not in i]
+    found: set[str] = set()
+    for at in range(0, len(candidates), 500):
+        chunk = candidates[at : at + 500]
+        found.update(session.execute(select(Document.id).where(Document.id.in_(chunk))).scalars())
+    return [i for i in dict.fromkeys(ids) if i not in found]
+
+
 def list_documents(
     session: Session,
     *,
