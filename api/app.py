@@ -22,6 +22,7 @@ from sqlalchemy.engine import make_url
 
 import archive
 from api import errors, routes
+from api.conditional import ENTITY_TAGS
 from api.cors import ALLOW_HEADERS, ALLOW_METHODS, EXPOSE_HEADERS, ProblemCORSMiddleware
 from api.idempotency import (
     IdempotencyMiddleware,
@@ -245,8 +246,10 @@ def _document_machinery(path: str, method: str, op: dict[str, Any]) -> None:
         params.append(
             _header(
                 "If-Match",
-                "Carry out the write only if the resource's ETag is still this one (else 412)",
+                "Carry out the write only if the resource's ETag is still this one (else 412); "
+                "a header that is not `*` or quoted ETags is a 400",
                 '"3f2a9c0e5b7d41a68e0c2b9d7f1a4e6c"',
+                pattern=ENTITY_TAGS,
             )
         )
         codes.append(412)

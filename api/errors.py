@@ -64,11 +64,35 @@ def _loc(loc: tuple[Any, ...]) -> str:
     return ".".join(str(part) for part in loc)
 
 
+def _message(error: dict[str, Any]) -> str:
+    """Pydantic's message, but a length limit in the words every limit uses (search's,
+    lookup's, any field's): "5001 characters long; the limit is 5000"."""
+    ctx = error.get("ctx") or {}
+    if error.get("type") in ("string_too_long", "too_long") and isinstance(error.get("input"), str):
+        return f"{len(error['input'])} characters long; the limit is {ctx.get('max_length')}"
+    return str(error.get("msg", "invalid"))
+
+
+def _json_error(exc: RequestValidationError) -> str | None:
+    """A JSON body that does not parse, described as a person reads it: the reason, then
+    the line and column (and character) where the parser stopped."""
+    for error in exc.errors():
+        if error.get("type") != "json_invalid":
+            continue
+        reason = str((error.get("ctx") or {}).get("error") or "not JSON")
+        loc = error.get("loc", ())
+        pos = loc[1] if len(loc) > 1 and isinstance(loc[1], int) else None
+        doc = exc.body if isinstance(exc.body, str) else None
+        if pos is None or doc is None:
+            return f"not JSON: {reason}"
+        line = doc.count("\n", 0, pos) + 1
+        column = pos - (doc.rfind("\n", 0, pos) + 1) + 1
+        return f"not JSON: {reason} at line {line}, column {column} (character {pos + 1})"
+    return None
+
+
 async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-    items = [
-        {"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg", "invalid"))}
-        for e in exc.errors()
-    ]
+    items = [{"loc": [str(p) for p in e.get("loc", ())], "msg": _message(e)} for e in exc.errors()]
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     sent = (
         request.headers.get("content-length", "0") != "0" or "transfer-encoding" in request.headers
@@ -80,6 +104,9 @@ async def _validation(request: Request, exc: RequestValidationError) -> JSONResp
             f"Content-Type: {media or 'none given'}; send the body as JSON, with "
             "`Content-Type: application/json`",
         )
+    not_json = _json_error(exc)
+    if not_json:
+        return problem(422, f"body: {not_json}", errors=[{"loc": ["body"], "msg": not_json}])
     first = items[0] if items else {"loc": [], "msg": "invalid request"}
     detail = f"{_loc(tuple(first['loc']))}: {first['msg']}"
     if len(items) > 1:

@@ -34,7 +34,7 @@ from starlette.datastructures import Headers
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.conditional import body_etag, if_match, none_match
+from api.conditional import body_etag, check_entity_tags, if_match, none_match
 from api.deps import SHARED_SESSION, SessionDep
 from api.principal import key_of
 from archive import keys
@@ -192,6 +192,8 @@ async def guard_writes(request: Request, session: SessionDep) -> AsyncIterator[N
     if request.method not in WRITES:
         yield
         return
+    if request.method in CONDITIONAL_WRITES:
+        check_entity_tags("If-Match", request.headers.get("if-match"))
     # Queue before the first statement: that statement takes SQLite's write lock.
     queue: asyncio.Lock | None = getattr(request.app.state, "sqlite_writers", None)
     if queue is not None:
