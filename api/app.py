@@ -19,6 +19,7 @@ from fastapi import Depends, FastAPI
 from fastapi.openapi.utils import get_openapi
 from sqlalchemy import Engine, event
 from sqlalchemy.engine import make_url
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 import archive
 from api import errors, routes
@@ -147,6 +148,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_headers=ALLOW_HEADERS,
         expose_headers=EXPOSE_HEADERS,
     )
+
+    if settings.trusted_proxies:
+        # Outermost: the rate limit and links see the client the proxy names; only then
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
 
     logging.getLogger("archive").setLevel(logging.INFO)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]

@@ -80,7 +80,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         port=args.port,
         workers=args.workers or get_settings().workers,
         log_level=args.log_level,
-        proxy_headers=True,
+        # X-Forwarded-* are read by the app, from ARCHIVE_TRUSTED_PROXIES only (api/app.py)
+        proxy_headers=False,
         http="api.server:ArchiveHttpProtocol",  # reads non-ASCII URLs as percent-encoded
     )
     return 0
