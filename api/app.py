@@ -25,6 +25,7 @@ import archive
 from api import errors, routes
 from api.conditional import ENTITY_TAGS
 from api.cors import ALLOW_HEADERS, ALLOW_METHODS, EXPOSE_HEADERS, ProblemCORSMiddleware
+from api.headers import ResponseHeaders
 from api.idempotency import (
     IdempotencyMiddleware,
     IdempotentReplay,
@@ -149,6 +150,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         expose_headers=EXPOSE_HEADERS,
     )
 
+    app.add_middleware(ResponseHeaders, public_reads=settings.public_reads)
     if settings.trusted_proxies:
         # Outermost: the rate limit and links see the client the proxy names; only then
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
