@@ -19,6 +19,7 @@ from fastapi import Depends, FastAPI
 from fastapi.openapi.utils import get_openapi
 from sqlalchemy import Engine, event
 from sqlalchemy.engine import make_url
+from starlette.middleware.gzip import GZipMiddleware
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 import archive
@@ -43,6 +44,8 @@ from api.preconditions import (
 from archive.cache import VersionedCache
 from archive.db import SQLITE_BUSY_TIMEOUT_MS, make_engine, normalize_url
 from archive.settings import Settings, get_settings
+
+GZIP_MINIMUM_BYTES = 1024
 
 DESCRIPTION = """
 A REST API over an annotated primary-source archive: documents, the quote spans inside them,
@@ -129,6 +132,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Middleware, innermost first (each one added wraps the ones before it).
     app.add_middleware(ETagMiddleware)
     app.add_middleware(IdempotencyMiddleware)
+    # Answers over 1 KiB gzip-compressed for clients that accept it (Accept-Encoding), the
+    # export's stream included; ETags stay those of the uncompressed representation.
+    app.add_middleware(GZipMiddleware, minimum_size=GZIP_MINIMUM_BYTES, compresslevel=6)
 
     app.add_middleware(RejectNul)
     app.add_middleware(PageSizeLimit)
