@@ -19,10 +19,14 @@ from fastapi import Depends, FastAPI
 from fastapi.openapi.utils import get_openapi
 from sqlalchemy import Engine, event
 from sqlalchemy.engine import make_url
+from starlette.middleware.gzip import GZipMiddleware
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 import archive
 from api import errors, routes
+from api.conditional import ENTITY_TAGS
 from api.cors import ALLOW_HEADERS, ALLOW_METHODS, EXPOSE_HEADERS, ProblemCORSMiddleware
+from api.headers import ResponseHeaders
 from api.idempotency import (
     IdempotencyMiddleware,
     IdempotentReplay,
@@ -31,6 +35,7 @@ from api.idempotency import (
 )
 from api.limits import BodySizeLimit, PageSizeLimit, RateLimit, RejectNul
 from api.methods import HeadAsGet
+from api.params import check_query
 from api.preconditions import (
     CONDITIONAL_WRITES,
     ETagMiddleware,
@@ -39,6 +44,8 @@ from api.preconditions import (
 from archive.cache import VersionedCache
 from archive.db import SQLITE_BUSY_TIMEOUT_MS, make_engine, normalize_url
 from archive.settings import Settings, get_settings
+
+GZIP_MINIMUM_BYTES = 1024
 
 DESCRIPTION = """
 A REST API over an annotated primary-source archive: documents, the quote spans inside them,
@@ -99,7 +106,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url="/docs",
         redoc_url="/redoc",
         # Run before every route's own dependencies, on the route's own session:
-        dependencies=[Depends(guard_writes), Depends(idempotency_dependency)],
+        dependencies=[
+            Depends(check_query),  # unknown query parameters, unknown document ids
+            Depends(guard_writes),
+            Depends(idempotency_dependency),
+        ],
     )
     app.state.settings = settings
     app.state.engine = service_engine(
@@ -121,6 +132,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Middleware, innermost first (each one added wraps the ones before it).
     app.add_middleware(ETagMiddleware)
     app.add_middleware(IdempotencyMiddleware)
+    # Answers over 1 KiB gzip-compressed for clients that accept it (Accept-Encoding), the
+    # export's stream included; ETags stay those of the uncompressed representation.
+    app.add_middleware(GZipMiddleware, minimum_size=GZIP_MINIMUM_BYTES, compresslevel=6)
 
     app.add_middleware(RejectNul)
     app.add_middleware(PageSizeLimit)
@@ -141,6 +155,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_headers=ALLOW_HEADERS,
         expose_headers=EXPOSE_HEADERS,
     )
+
+    app.add_middleware(ResponseHeaders, public_reads=settings.public_reads)
+    if settings.trusted_proxies:
+        # Outermost: the rate limit and links see the client the proxy names; only then
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
 
     logging.getLogger("archive").setLevel(logging.INFO)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
@@ -228,7 +247,8 @@ def _document_machinery(path: str, method: str, op: dict[str, Any]) -> None:
     api/idempotency.py, api/limits.py) adds to operations whose routes don't mention them."""
     params = op.setdefault("parameters", [])
     answers = op.setdefault("responses", {})
-    codes: list[int] = [400, 503]  # 400: a NUL in the URL (api/limits.RejectNul)
+    # 400: a NUL in the URL (api/limits.RejectNul); 503/504: api/errors._database
+    codes: list[int] = [400, 503, 504]
     if path != "/v1/health":
         codes.append(429)
     if "requestBody" in op:
@@ -239,8 +259,10 @@ def _document_machinery(path: str, method: str, op: dict[str, Any]) -> None:
         params.append(
             _header(
                 "If-Match",
-                "Carry out the write only if the resource's ETag is still this one (else 412)",
+                "Carry out the write only if the resource's ETag is still this one (else 412); "
+                "a header that is not `*` or quoted ETags is a 400",
                 '"3f2a9c0e5b7d41a68e0c2b9d7f1a4e6c"',
+                pattern=ENTITY_TAGS,
             )
         )
         codes.append(412)

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from typing import Any
 
 from fastapi import Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, Response
 
-from archive.errors import PreconditionFailed
+from archive.errors import BadQuery, PreconditionFailed
 
 
 def body_etag(body: bytes) -> str:
@@ -35,6 +36,22 @@ def none_match(header: str, etag: str) -> bool:
     """If-None-Match uses the weak comparison: W/"x" matches "x"."""
     tags = [t.removeprefix("W/") for t in _tags(header)]
     return "*" in tags or etag.removeprefix("W/") in tags
+
+
+# RFC 9110: "*", or entity-tags (`"…"` or `W/"…"`) separated by commas
+ENTITY_TAGS = r'^(\*|(W/)?"[\x21\x23-\x7e]*"([ \t]*,[ \t]*(W/)?"[\x21\x23-\x7e]*")*)$'
+_ENTITY_TAGS = re.compile(ENTITY_TAGS)
+
+
+def check_entity_tags(name: str, header: str | None) -> None:
+    """BadQuery (400) when a conditional header is not `*` or a list of quoted ETags: an
+    unquoted tag, say, would otherwise match nothing and read as "the resource changed"."""
+    if header is not None and not _ENTITY_TAGS.match(header.strip()):
+        shown = header if len(header) <= 80 else header[:80] + "…"
+        raise BadQuery(
+            f"{name}: malformed ({shown!r}); send the ETag exactly as given, with its double "
+            'quotes (If-Match: "3f2a…"), several separated by commas, or *'
+        )
 
 
 def if_match(header: str, etag: str) -> bool:

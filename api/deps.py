@@ -22,7 +22,7 @@ from starlette.concurrency import run_in_threadpool
 from api.principal import authenticate, bearer_token, remembered_key
 from archive import keys
 from archive.db import is_sqlite, writer
-from archive.errors import Forbidden, Unauthorized
+from archive.errors import Forbidden, Unauthorized, brief
 from archive.models import ApiKey
 from archive.settings import Settings
 
@@ -83,7 +83,7 @@ def _close(session: Session) -> None:
     try:
         session.close()
     except SQLAlchemyError as exc:
-        log.warning("closing a session whose database went away: %s", exc)
+        log.warning("closing a session whose database went away: %s", brief(exc))
         session.invalidate()
 
 

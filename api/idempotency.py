@@ -33,7 +33,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api.deps import SessionDep
 from api.principal import key_of
 from archive import idempotency
-from archive.errors import Conflict, InvalidInput
+from archive.errors import Conflict, InvalidInput, brief
 from archive.models import IdempotencyRecord
 
 log = logging.getLogger("archive.api")
@@ -129,10 +129,10 @@ def _finish(context: Context, start: Message, body: bytes) -> None:
             session.rollback()
             idempotency.forget(session, principal, context.key)
         session.commit()
-    except SQLAlchemyError:
+    except SQLAlchemyError as exc:
         # The create itself committed; only its record is incomplete. A retry is told so
         # (409) rather than creating the resource again.
-        log.exception("could not store the response for Idempotency-Key %r", context.key)
+        log.error("could not store the response for an Idempotency-Key: %s", brief(exc))
         session.rollback()
 
 

@@ -34,13 +34,13 @@ from starlette.datastructures import Headers
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.conditional import body_etag, if_match, none_match
-from api.deps import SHARED_SESSION, SessionDep
+from api.conditional import body_etag, check_entity_tags, if_match, none_match
+from api.deps import READ_ONLY_POSTS, SHARED_SESSION, SessionDep
 from api.principal import key_of
 from archive import keys
 from archive.changes import LOCK_NAMESPACE
 from archive.db import is_sqlite
-from archive.errors import PreconditionFailed
+from archive.errors import PreconditionFailed, Unavailable
 
 CONDITIONAL_WRITES = ("PATCH", "PUT", "DELETE")
 WRITES = ("POST", *CONDITIONAL_WRITES)
@@ -189,13 +189,17 @@ async def guard_writes(request: Request, session: SessionDep) -> AsyncIterator[N
     On SQLite, write requests also queue in this process, first come first served, before
     SQLite's own write lock: its busy handler lets newcomers overtake writers that have
     been waiting (they poll it ever more slowly), and under load some waited seconds."""
-    if request.method not in WRITES:
-        yield
+    if request.method not in WRITES or request.url.path in READ_ONLY_POSTS:
+        yield  # a read-only POST (a lookup) takes no lock: it waits for no write
         return
+    if request.method in CONDITIONAL_WRITES:
+        check_entity_tags("If-Match", request.headers.get("if-match"))
+    # The whole body first: a client sending it slowly must not hold the lock meanwhile.
+    await request.body()
     # Queue before the first statement: that statement takes SQLite's write lock.
     queue: asyncio.Lock | None = getattr(request.app.state, "sqlite_writers", None)
     if queue is not None:
-        await queue.acquire()
+        await _enqueue(request, queue)
     try:
         key = await run_in_threadpool(key_of, request, session)
         if key is not None and keys.allows(key, "write"):
@@ -205,6 +209,17 @@ async def guard_writes(request: Request, session: SessionDep) -> AsyncIterator[N
     finally:
         if queue is not None:
             queue.release()
+
+
+async def _enqueue(request: Request, queue: asyncio.Lock) -> None:
+    """Wait for this process's earlier writes, at most SQLite's busy timeout (then 503)."""
+    timeout = request.app.state.settings.sqlite_busy_timeout_ms / 1000
+    try:
+        await asyncio.wait_for(queue.acquire(), timeout)
+    except TimeoutError:
+        raise Unavailable(
+            f"the archive is busy with other writes (waited {timeout:g} s); try again shortly"
+        ) from None
 
 
 async def _check(request: Request, session: Session) -> None:

@@ -5,7 +5,7 @@
     archive import FILE        (- for standard input)
     archive export FILE        (- for standard output)
     archive check
-    archive keys create NAME --scope write|admin | list | revoke NAME
+    archive keys create NAME --scope write|admin | rotate NAME | list | revoke NAME | delete NAME
 
 Every command takes `--database-url` (default: ARCHIVE_DATABASE_URL, else ./archive.db).
 """
@@ -80,7 +80,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         port=args.port,
         workers=args.workers or get_settings().workers,
         log_level=args.log_level,
-        proxy_headers=True,
+        # X-Forwarded-* are read by the app, from ARCHIVE_TRUSTED_PROXIES only (api/app.py)
+        proxy_headers=False,
+        http="api.server:ArchiveHttpProtocol",  # reads non-ASCII URLs as percent-encoded
     )
     return 0
 
@@ -164,9 +166,14 @@ def cmd_keys(args: argparse.Namespace) -> int:
     engine = _engine(args)
     migrate(engine)
     with session_scope(engine, write=True) as session:
-        if args.keys_command == "create":
-            key, secret = keys.create_key(session, args.name, args.scope)
-            err.print(f"Created key {key.name!r} with scope {key.scope!r}. It is shown once:")
+        if args.keys_command in ("create", "rotate"):
+            if args.keys_command == "create":
+                key, secret = keys.create_key(session, args.name, args.scope or "write")
+                done = "Created"
+            else:
+                key, secret = keys.rotate_key(session, args.name, args.scope)
+                done = "Issued a new secret for"
+            err.print(f"{done} key {key.name!r} with scope {key.scope!r}. It is shown once:")
             print(secret, flush=True)
         elif args.keys_command == "list":
             for key in keys.list_keys(session):
@@ -176,6 +183,9 @@ def cmd_keys(args: argparse.Namespace) -> int:
                     f"created {transfer.iso(key.created_at)}\t{state}",
                     highlight=False,
                 )
+        elif args.keys_command == "delete":
+            keys.delete_key(session, args.name)
+            out.print(f"Deleted key {args.name!r}.")
         else:
             key = keys.revoke_key(session, args.name)
             out.print(f"Revoked key {key.name!r}.")
@@ -244,10 +254,20 @@ def parser() -> argparse.ArgumentParser:
     ksub = key.add_subparsers(dest="keys_command", required=True)
     create = ksub.add_parser("create", parents=[common], help="make a key; prints it last")
     create.add_argument("name")
-    create.add_argument("--scope", choices=["write", "admin"], default="write")
+    create.add_argument("--scope", choices=["write", "admin"], default=None, help="default write")
+    rotate = ksub.add_parser(
+        "rotate",
+        parents=[common],
+        help="a new secret for a key (created if there is none; a revoked one lives again); "
+        "prints it last",
+    )
+    rotate.add_argument("name")
+    rotate.add_argument("--scope", choices=["write", "admin"], default=None)
     ksub.add_parser("list", parents=[common], help="list keys (never their secrets)")
     revoke = ksub.add_parser("revoke", parents=[common], help="revoke a key by name")
     revoke.add_argument("name")
+    delete = ksub.add_parser("delete", parents=[common], help="forget a key altogether")
+    delete.add_argument("name")
     key.set_defaults(func=cmd_keys)
     return top
 

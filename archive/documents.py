@@ -167,6 +167,25 @@ def check_tags(value: Any) -> list[str]:
     return list(dict.fromkeys(value))
 
 
+# Schemes a source may be given by: the web, a DOI (doi:10.1093/...) or a URN (urn:isbn:...).
+# Anything else (javascript:, data:, file:) would be published as an IRI in JSON-LD.
+SOURCE_SCHEMES = ("http", "https", "doi", "urn")
+SOURCE_URL_PATTERN = r"^(?:[hH][tT][tT][pP][sS]?://[^\s/?#]+\S*|[dD][oO][iI]:\S+|[uU][rR][nN]:\S+)$"
+_SOURCE_URL = re.compile(SOURCE_URL_PATTERN)
+
+
+def check_source_url(value: Any, field: str = "source_url") -> None:
+    """An http(s) URL with a host, or a doi: or urn: name, without spaces."""
+    if value is None:
+        return
+    if not isinstance(value, str) or not _SOURCE_URL.match(value):
+        shown = value if not isinstance(value, str) or len(value) <= 60 else value[:60] + "…"
+        raise InvalidInput(
+            f"{field}: {shown!r} is not an http(s) URL, a doi: or a urn: "
+            f"(the schemes accepted: {', '.join(SOURCE_SCHEMES)})"
+        )
+
+
 def _check_metadata(data: dict[str, Any]) -> None:
     if "title" in data and (data["title"] is None or not str(data["title"]).strip()):
         raise InvalidInput("title: must not be empty")
@@ -174,6 +193,8 @@ def _check_metadata(data: dict[str, Any]) -> None:
         raise InvalidInput(f"kind: must be one of {', '.join(DOCUMENT_KINDS)}")
     if "published" in data:
         check_published(data["published"])
+    if "source_url" in data:
+        check_source_url(data["source_url"])
     for key, value in data.items():
         if isinstance(value, str):
             check_storable(value, key)
@@ -350,6 +371,16 @@ def pad_published(value: str, *, high: bool) -> str:
     """A YYYY or YYYY-MM date as the first (or, `high`, the last) day it covers."""
     check_published(value, "published_to" if high else "published_from")
     return value + ("-12-31" if high else "-01-01")[len(value) - 4 :]
+
+
+def missing_documents(session: Session, ids: list[str]) -> list[str]:
+    """Those of `ids` that are no document's id, in the order given."""
+    candidates = [i for i in dict.fromkeys(ids) if "\x00" not in i]
+    found: set[str] = set()
+    for at in range(0, len(candidates), 500):
+        chunk = candidates[at : at + 500]
+        found.update(session.execute(select(Document.id).where(Document.id.in_(chunk))).scalars())
+    return [i for i in dict.fromkeys(ids) if i not in found]
 
 
 def list_documents(

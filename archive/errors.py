@@ -54,3 +54,15 @@ class Unavailable(ArchiveError):
     """The database cannot be reached right now."""
 
     title = "Service unavailable"
+
+
+def brief(exc: BaseException) -> str:
+    """A database driver's error in one short line, for logs: its class and first line,
+    never the statement or its parameters (which SQLAlchemy's own message holds)."""
+    orig = getattr(exc, "orig", None) or exc
+    diag = getattr(orig, "diag", None)
+    text = (getattr(diag, "message_primary", None) or str(orig)).strip()
+    first = text.splitlines()[0] if text else ""
+    if "[SQL:" in first:
+        first = first[: first.index("[SQL:")].rstrip()
+    return f"{type(orig).__name__}: {first[:200]}"

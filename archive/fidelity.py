@@ -1,7 +1,7 @@
 """How faithfully does a secondary text quote its primary source?
 
 `fidelity(quote, source)` compares a quotation with the passage it quotes, word by word
-after normalization (see `archive.normalize`), and gives a verdict:
+after normalization (see `archive.text.normalize`), and gives a verdict:
 
 - "exact": the quote is the source, or a verbatim excerpt of it (surrounding whitespace
   aside);

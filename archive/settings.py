@@ -24,6 +24,12 @@ class Settings(BaseSettings):
         default_factory=lambda: ["*"],
         description="Origins allowed to call the API from a browser, comma-separated; * for any",
     )
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Addresses (or networks, e.g. 10.0.0.0/8) of reverse proxies whose "
+        "X-Forwarded-For and X-Forwarded-Proto are believed, comma-separated; none by default, "
+        "so a client cannot choose the address it is rate-limited by",
+    )
     public_reads: bool = Field(True, description="Whether GET requests work without a key")
     max_body_bytes: int = Field(
         32 * 1024 * 1024, description="Largest request body accepted (413 above it)"
@@ -92,7 +98,7 @@ class Settings(BaseSettings):
             default if per_key is None else per_key,
         )
 
-    @field_validator("cors_origins", mode="before")
+    @field_validator("cors_origins", "trusted_proxies", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
         if isinstance(value, str):

@@ -208,6 +208,28 @@ class _Line:
     record: dict[str, Any]
 
 
+# No record of the archive nests deeper than a few levels (a citation's CSL item: an object
+# in a list in an object); a line nested deeper is refused before anything walks it.
+MAX_DEPTH = 32
+
+
+def too_deep(value: Any, limit: int = MAX_DEPTH) -> bool:
+    """Whether lists and objects in `value` nest more than `limit` levels deep."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Iterable[Any] = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
+
+
 def _parse(lines: Iterable[str]) -> dict[str, list[_Line]]:
     by_type: dict[str, list[_Line]] = {t: [] for t in TYPES}
     errors: list[str] = []
@@ -219,6 +241,12 @@ def _parse(lines: Iterable[str]) -> dict[str, list[_Line]]:
             record = json.loads(raw)
         except json.JSONDecodeError as exc:
             errors.append(f"line {number}: not JSON ({exc.msg} at column {exc.colno})")
+            continue
+        except RecursionError:
+            errors.append(f"line {number}: nested more than {MAX_DEPTH} levels deep")
+            continue
+        if too_deep(record):
+            errors.append(f"line {number}: nested more than {MAX_DEPTH} levels deep")
             continue
         if not isinstance(record, dict):
             errors.append(f"line {number}: expected a JSON object")

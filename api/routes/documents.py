@@ -11,6 +11,7 @@ from sqlmodel import Session
 from api.conditional import etag_of, not_modified, respond
 from api.deps import Reader, SessionDep, Writer
 from api.errors import responses
+from api.params import Cursor, tie_cursor
 from api.schemas import DocumentCreate, DocumentRead, DocumentUpdate, PageOf
 from archive import documents
 from archive.models import Document
@@ -23,9 +24,6 @@ DocId = Annotated[
     str, Path(description="The document's id", examples=["figes-secret-speech"], max_length=64)
 ]
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page (at most 100)")]
-Cursor = Annotated[
-    str | None, Query(max_length=512, description="`next_cursor` from the previous page")
-]
 Offset = Annotated[int | None, Query(le=2**31 - 1, ge=-(2**31))]
 
 
@@ -61,11 +59,10 @@ def present_one(session: Session, doc: Document) -> dict[str, Any]:
 def page_response(request: Request, page: Page[Any], items: list[Any]) -> Response:
     """A list body with a `Link: rel="next"` header when there is a next page."""
     headers = {}
-    if page.next_cursor:
-        headers["Link"] = (
-            f'<{request.url.include_query_params(cursor=page.next_cursor)}>; rel="next"'
-        )
-    body = {"items": items, "total": page.total, "next_cursor": page.next_cursor, **page.extra}
+    next_cursor = tie_cursor(request, page.next_cursor)  # see api/params.py
+    if next_cursor:
+        headers["Link"] = f'<{request.url.include_query_params(cursor=next_cursor)}>; rel="next"'
+    body = {"items": items, "total": page.total, "next_cursor": next_cursor, **page.extra}
     return respond(request, body, headers=headers)
 
 

@@ -10,6 +10,7 @@ from fastapi.responses import Response
 from api.conditional import respond_plain
 from api.deps import Reader, SessionDep
 from api.errors import responses
+from api.params import require_documents
 from api.schemas.quotes import KIND_RULE, MIN_SCORE_RULE, QuoteLookup, QuoteLookupRead
 from archive.lookup import run as lookup
 from archive.lookup.run import MAX_DOCUMENTS, MAX_MATCHES, MAX_QUERY
@@ -87,6 +88,8 @@ def post_lookup(
     request: Request, session: SessionDep, _: Reader, body: Annotated[QuoteLookup, Body()]
 ) -> Response:
     """As GET /v1/quotes, for quotations too long or awkward for a URL. It changes nothing."""
+    if body.documents is not None:
+        require_documents(session, body.documents, "documents")
     result = lookup.lookup(
         session,
         body.text,

@@ -40,6 +40,8 @@ def _text_of(request: Request, body: bytes) -> Any:
             data = json.loads(body)
         except ValueError as exc:
             raise InvalidInput(f"body: not JSON ({exc})") from None
+        except RecursionError:
+            raise InvalidInput("body: not JSON this service reads: nested too deeply") from None
         if not isinstance(data, dict) or set(data) != {"text"}:
             raise InvalidInput('body: expected a JSON object {"text": "..."} and nothing else')
         return data["text"]

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from api.schemas.common import Id, Line, Published, Strict, Text
+from archive.documents import SOURCE_URL_PATTERN
 
 DocumentKind = Literal["primary", "secondary"]
 
@@ -29,7 +30,12 @@ class DocumentFields(Strict):
     creators: list[Creator] = Field(default_factory=list, max_length=100)
     published: Published = None
     publisher: Line | None = Field(None, examples=["orlandofiges.info"])
-    source_url: Line | None = None
+    source_url: Line | None = Field(
+        None,
+        description="Where the document comes from: an http(s) URL, a doi: or a urn:",
+        json_schema_extra={"pattern": SOURCE_URL_PATTERN},
+        examples=["https://www.orlandofiges.info/section10_AftertheWar/TheSecretSpeech.php"],
+    )
     language: Annotated[str, StringConstraints(max_length=35)] | None = Field(None, examples=["en"])
     rights: Line | None = Field(None, examples=["© 2014 Orlando Figes | All Rights Reserved"])
     description: Text | None = None
@@ -65,7 +71,12 @@ class DocumentUpdate(Strict):
     creators: list[Creator] | None = Field(None, max_length=100)
     published: Published = None
     publisher: Line | None = None
-    source_url: Line | None = None
+    source_url: Line | None = Field(
+        None,
+        description="Where the document comes from: an http(s) URL, a doi: or a urn:",
+        json_schema_extra={"pattern": SOURCE_URL_PATTERN},
+        examples=["https://www.orlandofiges.info/section10_AftertheWar/TheSecretSpeech.php"],
+    )
     language: Annotated[str, StringConstraints(max_length=35)] | None = None
     rights: Line | None = None
     description: Text | None = None

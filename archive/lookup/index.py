@@ -170,6 +170,9 @@ def add(session: Session, texts: Sequence[tuple[str, int, str]]) -> None:
 
     The texts are cut and hashed a group at a time (bounded memory for a large import);
     their postings go into the buckets once, at the end."""
+    if not texts:
+        return
+    _lock(session)
     keys: list[np.ndarray] = []
     for i in range(0, len(texts), _GROUP):
         prepared = prepare(texts[i : i + _GROUP])
@@ -271,6 +274,7 @@ def remove(session: Session, document_ids: Iterable[str]) -> None:
     ids = list(dict.fromkeys(document_ids))
     if not ids:
         return
+    _lock(session)
     rows = []
     for i in range(0, len(ids), _BATCH):
         rows += session.execute(
@@ -356,6 +360,18 @@ def replace(session: Session, document_id: str, revision: int, body: str) -> Non
     text it had."""
     remove(session, [document_id])
     add(session, [(document_id, revision, body)])
+
+
+def _lock(session: Session) -> None:
+    """PostgreSQL: one writer of the index at a time, until its transaction ends. A text
+    write takes bucket rows in one order to remove and in another to add, so two at once
+    could deadlock; text writes are few, and each holds this lock only for its own
+    transaction. (SQLite has one writer at a time anyway.)"""
+    if _postgres(session):
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
+
+
+_LOCK_KEY = 0x70617373  # "pass": this archive's advisory lock for the passage index
 
 
 def _postgres(session: Session) -> bool:
@@ -535,6 +551,5 @@ def rebuild(session: Session) -> int:
             "ON t.document_id = d.id AND t.revision = d.revision ORDER BY d.id"
         )
     ).all()
-    for i in range(0, len(current), 500):
-        add(session, [(r[0], r[1], r[2]) for r in current[i : i + 500]])
+    add(session, [(r[0], r[1], r[2]) for r in current])
     return len(current)

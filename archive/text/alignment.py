@@ -5,7 +5,7 @@ full-text index to pick the few documents worth aligning against; `find_in_text`
 every occurrence of the query in each of them, in three passes:
 
 1. *exact*: the query occurs verbatim (at word boundaries). Score 1.0.
-2. *normalized*: the normalized query (see `archive.normalize`) occurs in the normalized
+2. *normalized*: the normalized query (see `archive.text.normalize`) occurs in the normalized
    text: same words, whatever happened to quotes, dashes, case, line breaks, brackets,
    footnote markers and contractions. Score 0.99.
 3. *fuzzy*: the query's words vote for windows of the text that hold at least 40% of their

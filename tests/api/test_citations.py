@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,6 +13,7 @@ from sqlmodel import Session
 
 from archive.bundled import CORPUS
 from archive.models import Change, Span
+from tests.shared import shared_file
 
 PROBLEM = "application/problem+json"
 CSL_JSON = "application/vnd.citationstyles.csl+json"
@@ -24,8 +24,8 @@ def annotations(kind: str) -> list[dict[str, Any]]:
     return [r for r in map(json.loads, lines) if r["type"] == kind]
 
 
-def csl_validator(shared_dir: Path) -> Draft7Validator:
-    path = shared_dir / "external" / "csl" / "schemas" / "input" / "csl-data.json"
+def csl_validator() -> Draft7Validator:
+    path = shared_file("external/csl/schemas/input/csl-data.json")
     return Draft7Validator(json.loads(path.read_text(encoding="utf-8")))
 
 
@@ -64,8 +64,8 @@ def test_every_citation_of_the_corpus_is_served(client: TestClient) -> None:
         assert set(citation["span_ids"]) == linked
 
 
-def test_every_stored_csl_item_is_valid_csl_json(client: TestClient, shared_dir: Path) -> None:
-    validator = csl_validator(shared_dir)
+def test_every_stored_csl_item_is_valid_csl_json(client: TestClient) -> None:
+    validator = csl_validator()
     curated = [c["csl"] for c in annotations("citation")]
     stored = [c["csl"] for c in walk(client, "/v1/citations?limit=100")]
     assert len(stored) == len(curated) == 37

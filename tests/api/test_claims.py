@@ -56,7 +56,8 @@ def test_filters(client: TestClient) -> None:
         for c, row in table.items()
         if any("not-so-secret-speech" in row[s] for s in ("supports", "contradicts", "qualifies"))
     }
-    assert ids(client, "document=no-such-doc") == []
+    unknown = client.get("/v1/claims?document=no-such-doc")
+    assert unknown.status_code == 422 and "'no-such-doc'" in unknown.json()["detail"]
     assert client.get("/v1/claims?status=disputed").status_code == 422
     assert client.get("/v1/claims?q=%00").status_code == 400
 

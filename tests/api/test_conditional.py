@@ -178,3 +178,21 @@ def test_a_route_without_its_own_etag_gets_one() -> None:
         etag = first.headers["etag"]
         assert client.get("/v1/plain", headers={"If-None-Match": etag}).status_code == 304
         assert client.get("/v1/plain", headers={"If-None-Match": STALE}).text == "Khrushchev"
+
+
+@pytest.mark.parametrize("header", ["3f2a9c0e5b7d41a68e0c", "W/3f2a", '"open', '"a", b', "**"])
+@pytest.mark.parametrize(("method", "template"), WRITES)
+def test_every_write_with_a_malformed_if_match_is_a_400_saying_so(
+    writer: TestClient, session: Session, method: str, template: str, header: str
+) -> None:
+    """An unquoted ETag is not "the resource has changed": it is a malformed header."""
+    path = resolve(writer, template)
+    kwargs, headers = body_example(method, template)
+    before = _snapshot(session)
+    refused = writer.request(method, path, headers={"If-Match": header, **headers}, **kwargs)
+    assert refused.status_code == 400, (method, path, refused.text)
+    assert refused.headers["content-type"] == PROBLEM
+    detail = refused.json()["detail"]
+    assert detail.startswith("If-Match: malformed") and "double quotes" in detail
+    assert "changed" not in detail
+    assert _snapshot(session) == before

@@ -7,6 +7,8 @@ import hashlib
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.shared import shared_file
+
 PROBLEM = "application/problem+json"
 BUNDLED = {
     "figes-secret-speech",
@@ -29,9 +31,7 @@ def test_lists_the_five_bundled_documents(client: TestClient) -> None:
     assert set(figes["counts"]) == {"spans", "citations", "claims"}
 
 
-def test_each_text_is_byte_identical_to_its_seed(
-    client: TestClient, shared_dir, seeds: dict[str, str]
-) -> None:
+def test_each_text_is_byte_identical_to_its_seed(client: TestClient, seeds: dict[str, str]) -> None:
     import json
 
     from archive.bundled import CORPUS
@@ -40,7 +40,7 @@ def test_each_text_is_byte_identical_to_its_seed(
         response = client.get(f"/v1/documents/{entry['id']}/text")
         assert response.status_code == 200
         assert response.headers["content-type"] == "text/plain; charset=utf-8"
-        seed = (shared_dir / "seeds" / entry["file"]).read_bytes()
+        seed = shared_file(f"seeds/{entry['file']}").read_bytes()
         assert response.content == seed
         doc = client.get(f"/v1/documents/{entry['id']}").json()
         assert doc["text_sha256"] == hashlib.sha256(seed).hexdigest()

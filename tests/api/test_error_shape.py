@@ -134,3 +134,43 @@ def _params(client: TestClient, path: str) -> list[dict]:
 
 def test_nul_in_the_url_is_a_400(client: TestClient) -> None:
     assert_problem(client.get("/v1/documents?q=%00"), 400)
+
+
+@pytest.mark.parametrize(
+    ("body", "where"),
+    [
+        ('{"title": "A", "text": "B",}', "line 1, column 28 (character 28)"),
+        ('{\n  "title": "A"\n  "text": "B"\n}', "line 3, column 3 (character 20)"),
+        ("{'title': 'A'}", "line 1, column 2 (character 2)"),
+    ],
+)
+def test_malformed_json_says_why_and_where(writer: TestClient, body: str, where: str) -> None:
+    response = writer.post(
+        "/v1/documents", content=body, headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    detail = response.json()["detail"]
+    assert detail.startswith("body: not JSON: Expecting "), detail
+    assert detail.endswith(f"at {where}"), detail
+    assert "JSON decode error" not in detail
+
+
+def test_length_limits_are_worded_alike_and_stated_in_the_readme(client: TestClient) -> None:
+    from archive.lookup.run import MAX_QUERY
+    from archive.search_query import MAX_LENGTH, MAX_TERMS
+    from tests.conftest import ROOT
+
+    search = client.get("/v1/search", params={"q": "x" * (MAX_LENGTH + 1)})
+    assert search.status_code == 400
+    assert f"{MAX_LENGTH + 1} characters long; the limit is {MAX_LENGTH}" in search.text
+    text = "Stalin " * (MAX_QUERY // 7 + 1)
+    for lookup in (
+        client.get("/v1/quotes", params={"text": text}),
+        client.post("/v1/quotes/lookup", json={"text": text}),
+    ):
+        assert lookup.status_code == 422
+        assert f"{len(text)} characters long; the limit is {MAX_QUERY}" in lookup.text
+    readme = (ROOT / "README.md").read_text()
+    assert f"`q` takes up to {MAX_LENGTH} characters and {MAX_TERMS} terms" in readme
+    assert f"`text` up to {MAX_QUERY:,} characters" in readme

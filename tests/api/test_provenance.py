@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,6 +17,7 @@ from jsonschema import Draft7Validator
 
 from archive.bundled import CORPUS
 from tests.archive.test_claims import readme_claims, required_claims
+from tests.shared import shared_file
 
 PROV = "http://www.w3.org/ns/prov#"
 STANCES = ("supports", "contradicts", "qualifies")
@@ -197,8 +197,8 @@ def test_jsonld_expands_offline_into_prov_triples(
 # --- the bibliography -------------------------------------------------------------------------
 
 
-def test_bibliography_as_csl_json_bibtex_and_text(client: TestClient, shared_dir: Path) -> None:
-    schema = shared_dir / "external" / "csl" / "schemas" / "input" / "csl-data.json"
+def test_bibliography_as_csl_json_bibtex_and_text(client: TestClient) -> None:
+    schema = shared_file("external/csl/schemas/input/csl-data.json")
     validator = Draft7Validator(json.loads(schema.read_text(encoding="utf-8")))
     expected_items: dict[str, set[str]] = defaultdict(set)
     spans = {s["id"]: s for s in annotations("span")}

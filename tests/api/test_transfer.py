@@ -486,3 +486,35 @@ def test_a_shorter_context_that_agrees_with_the_text_is_taken_whole(
         assert imported.status_code == 200, imported.text
         span = client.get("/v1/spans/cut").json()
         assert (span["prefix"], span["suffix"]) == (CUT["prefix"], CUT["suffix"])
+
+
+@pytest.mark.parametrize("depth", [100_000, 40])
+def test_a_deeply_nested_line_is_a_422_naming_it_and_imports_nothing(
+    client: TestClient, admin_key: str, depth: int
+) -> None:
+    nested = "[" * depth + "]" * depth
+    body = ndjson([DOC]) + '{"type": "claim", "id": "c", "statement": "s", "tags": ' + nested
+    body += "}\n"
+    before = client.get("/v1/export").content
+    response = client.post(
+        "/v1/import",
+        content=body,
+        headers={"Authorization": f"Bearer {admin_key}", "Content-Type": NDJSON},
+    )
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["detail"].startswith("line 2: nested more than 32 levels deep")
+    assert client.get("/v1/export").content == before
+    # and the service goes on answering
+    assert client.get("/v1/health").status_code == 200
+
+
+def test_a_deeply_nested_text_body_is_a_422(writer: TestClient) -> None:
+    nested = "[" * 100_000 + "]" * 100_000
+    response = writer.put(
+        "/v1/documents/fear-backstage/text",
+        content='{"text": ' + nested + "}",
+        headers={"Content-Type": "application/json"},
+    )
+    assert response.status_code == 422, response.text
+    assert "nested too deeply" in response.json()["detail"]

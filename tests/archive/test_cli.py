@@ -57,6 +57,62 @@ def test_keys_create_list_revoke(fresh_database: str) -> None:
     assert "revoked" in run(fresh_database, "keys", "list").stdout
 
 
+def _works(url: str, secret: str) -> bool:
+    from archive import keys
+    from archive.db import engine_for, session_scope
+
+    with session_scope(engine_for(normalize_url(url))) as session:
+        return keys.authenticate(session, secret) is not None
+
+
+def test_a_revoked_name_can_be_used_again_and_keys_rotate_and_delete(fresh_database: str) -> None:
+    def secret_of(result) -> str:  # noqa: ANN001
+        return result.stdout.strip().splitlines()[-1]
+
+    first = secret_of(run(fresh_database, "keys", "create", "teacher", "--scope", "write"))
+    run(fresh_database, "keys", "revoke", "teacher")
+    assert not _works(fresh_database, first)
+    again = secret_of(run(fresh_database, "keys", "create", "teacher", "--scope", "admin"))
+    assert again.startswith("ak_") and again != first
+    assert _works(fresh_database, again) and not _works(fresh_database, first)
+    listing = run(fresh_database, "keys", "list").stdout
+    assert "teacher" in listing and "admin" in listing and "active" in listing
+
+    # rotate: a new secret, the old one dead at once, the scope kept
+    rotated = secret_of(run(fresh_database, "keys", "rotate", "teacher"))
+    assert _works(fresh_database, rotated) and not _works(fresh_database, again)
+    assert "admin" in run(fresh_database, "keys", "list").stdout
+    # rotate makes a key that does not exist
+    made = secret_of(run(fresh_database, "keys", "rotate", "notebook", "--scope", "write"))
+    assert _works(fresh_database, made)
+
+    run(fresh_database, "keys", "delete", "notebook")
+    assert "notebook" not in run(fresh_database, "keys", "list").stdout
+    assert not _works(fresh_database, made)
+    missing = run(fresh_database, "keys", "delete", "notebook", ok=False)
+    assert missing.returncode == 1 and "no key named 'notebook'" in missing.stderr
+
+
+def test_the_readme_key_lines_are_safe_to_run_twice(fresh_database: str) -> None:
+    """Each `VAR=$(.venv/bin/archive keys …)` line of the README, run twice in a shell,
+    leaves a working key in VAR both times."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    lines = [line for line in readme.splitlines() if "=$(.venv/bin/archive keys" in line]
+    assert len(lines) >= 2, "the README's key lines"
+    for line in lines:
+        variable = line.split("=", 1)[0]
+        command = line.replace(".venv/bin/archive", f"{sys.executable} -m archive.cli")
+        command = command.replace(" | tail", f" --database-url '{fresh_database}' | tail")
+        script = (
+            f'set -e\n{command}\necho "first=${variable}"\n{command}\necho "second=${variable}"'
+        )
+        result = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, result.stderr
+        values = dict(x.split("=", 1) for x in result.stdout.split() if "=" in x)
+        assert values["first"].startswith("ak_") and values["second"].startswith("ak_"), line
+        assert _works(fresh_database, values["second"]), line
+
+
 def test_import_is_all_or_nothing(fresh_database: str, tmp_path: Path) -> None:
     run(fresh_database, "init", "--empty")
     good = {"title": "A", "text": "alpha text", "id": "doc-a"}

@@ -11,7 +11,6 @@ attributed or explained.
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections import Counter, defaultdict
 from functools import cache
@@ -20,13 +19,12 @@ from typing import Any
 
 import pytest
 
+from tests.shared import shared_file
+
 ROOT = Path(__file__).resolve().parents[2]
 CORPUS = ROOT / "archive" / "corpus"
 ANNOTATIONS = CORPUS / "annotations.ndjson"
-SHARED = Path(
-    os.environ.get("ARCHIVE_SHARED_DIR") or Path(__file__).resolve().parents[3] / "shared"
-)
-CSL_SCHEMA = SHARED / "external" / "csl" / "schemas" / "input" / "csl-data.json"
+CSL_SCHEMA = shared_file("external/csl/schemas/input/csl-data.json")
 
 TYPES = ("citation", "span", "claim", "evidence")
 ID = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
