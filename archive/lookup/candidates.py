@@ -48,7 +48,7 @@ from archive.search_query import (
 )
 
 FREQUENT_CHUNKS = 1000  # a shingle in more chunks than this tells too little to follow
-MAX_POSTINGS = 50_000  # postings followed in one lookup
+MAX_POSTINGS = 20_000  # postings followed in one lookup, rarest shingles first
 MAX_STRETCHES = 2000  # stretches of text aligned in one lookup
 MAX_STRETCH_CHUNKS = 40  # chunks in one stretch (a long quotation's stretch is long)
 REGION_SHARE = 0.3  # of the quotation's telling shingles a stretch must hold (at least 1)
@@ -106,14 +106,22 @@ def stretches(
         return none
     use = np.isin(hashes, telling)
     hashes, chunk_ids = hashes[use], chunk_ids[use]
-    meta, titles = _chunks(session, sorted(set(chunk_ids.tolist())), documents, kind)
     need = max(1, math.ceil(REGION_SHARE * len(telling)))
     span = math.ceil(len(query) * 1.5 / index.CHUNK_CHARS) + 1  # chunks a copy may cover
+    hit, counts = np.unique(chunk_ids, return_counts=True)
+    # A run of `span` chunks holding `need` shingles has a chunk holding need / span of
+    # them: only the documents of such chunks can hold the quotation.
+    seeds = hit[counts >= math.ceil(need / span)].tolist()
+    if len(seeds) < len(hit):
+        seed_meta, _ = _chunks(session, seeds, documents, kind)
+        documents = sorted({doc_id for doc_id, _ in seed_meta.values()})
+        if not documents:
+            return Plan([], telling)
+    meta, titles = _chunks(session, hit.tolist(), documents, kind)
     held: dict[tuple[str, int], set[int]] = {}
-    for h, c in zip(hashes.tolist(), chunk_ids.tolist(), strict=True):
-        where = meta.get(c)
-        if where is not None:
-            held.setdefault(where, set()).add(h)
+    keep = np.isin(chunk_ids, np.fromiter(meta, np.uint32, len(meta)))
+    for h, c in zip(hashes[keep].tolist(), chunk_ids[keep].tolist(), strict=True):
+        held.setdefault(meta[c], set()).add(h)
     groups = _groups(held, need, span)
     return Plan(_read(session, groups, titles), telling)
 
