@@ -76,8 +76,8 @@ class ClaimRead(BaseModel):
                     "id": "speech-date-25-february",
                     "statement": "The speech was delivered on 25 February 1956.",
                     "tags": ["date", "congress"],
-                    "note": "Siegelbaum (001) alone dates the speech February 24; the others "
-                    "give 25 February.",
+                    "note": "Siegelbaum (“Khrushchev’s Secret Speech”) alone dates the speech "
+                    "February 24; the other four texts give 25 February.",
                     "status": "contested",
                     "evidence_counts": {"supports": 3, "contradicts": 1, "qualifies": 0},
                     "created_by": "bundled-corpus",
