@@ -17,6 +17,7 @@ from typing import Any
 
 from fastapi import Depends, FastAPI
 from fastapi.openapi.utils import get_openapi
+from fastapi_offline import FastAPIOffline
 from sqlalchemy import Engine, event
 from sqlalchemy.engine import make_url
 
@@ -91,13 +92,17 @@ def _tags(modules: list[ModuleType]) -> list[dict[str, str]]:
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     modules = route_modules()
-    app = FastAPI(
+    # /docs and /redoc with every script, style and font served by the service itself
+    # (fastapi-offline ships them), so they render offline; no online validator badge.
+    app = FastAPIOffline(
         title="Secret Speech archive",
         version=archive.__version__,
         description=DESCRIPTION,
         openapi_tags=_tags(modules),
         docs_url="/docs",
         redoc_url="/redoc",
+        static_url="/static/docs",
+        swagger_ui_parameters={"validatorUrl": None},
         # Run before every route's own dependencies, on the route's own session:
         dependencies=[Depends(guard_writes), Depends(idempotency_dependency)],
     )
