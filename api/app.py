@@ -92,15 +92,15 @@ def _tags(modules: list[ModuleType]) -> list[dict[str, str]]:
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     modules = route_modules()
-    # /docs and /redoc with every script, style and font served by the service itself
-    # (fastapi-offline ships them), so they render offline; no online validator badge.
+    # /docs with every script and style served by the service itself (fastapi-offline ships
+    # them), so it renders offline; no online validator badge. /redoc: api/routes/pages.py.
     app = FastAPIOffline(
         title="Secret Speech archive",
         version=archive.__version__,
         description=DESCRIPTION,
         openapi_tags=_tags(modules),
         docs_url="/docs",
-        redoc_url="/redoc",
+        redoc_url=None,
         static_url="/static/docs",
         swagger_ui_parameters={"validatorUrl": None},
         # Run before every route's own dependencies, on the route's own session:
