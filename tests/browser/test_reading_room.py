@@ -1,5 +1,5 @@
 """The reading room, /docs and /redoc in a real browser: Debian's chromium, headless, driven
-by selenium through its chromedriver, against a real `archive serve` on a fresh database
+by selenium through its chromedriver, against a real `archive serve` on the suite's database
 (SQLite, or PostgreSQL with ARCHIVE_TEST_DATABASE_URL).
 
 Nothing may come from outside: the browser resolves no host but 127.0.0.1, and every request
@@ -24,6 +24,7 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 import pytest
+from sqlalchemy import Engine
 
 CHROMIUM = Path(os.environ.get("ARCHIVE_CHROMIUM", "/usr/bin/chromium"))
 CHROMEDRIVER = Path(os.environ.get("ARCHIVE_CHROMEDRIVER", "/usr/bin/chromedriver"))
@@ -55,28 +56,17 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory, database_url: str) -> Iterator[str]:
-    """`archive serve` on a fresh database of the suite's kind, loaded with the corpus."""
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
+def server(
+    tmp_path_factory: pytest.TempPathFactory, database_url: str, engine: Engine
+) -> Iterator[str]:
+    """`archive serve` on the suite's database (migrated, holding the corpus: the `engine`
+    fixture saw to it; tests roll back whatever they write, so it holds just the corpus)."""
     tmp = tmp_path_factory.mktemp("browser")
-    dropped = None
-    if make_url(database_url).get_backend_name() == "postgresql":
-        name = f"archive_browser_{os.getpid()}"
-        admin = create_engine(database_url, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        url = make_url(database_url).set(database=name).render_as_string(hide_password=False)
-        dropped = (admin, name)
-    else:
-        url = f"sqlite:///{tmp / 'browser.db'}"
     port = _free_port()
     archive = Path(sys.executable).with_name("archive")
     log = (tmp / "serve.log").open("w")
     process = subprocess.Popen(
-        [str(archive), "serve", "--database-url", url, "--port", str(port)],
+        [str(archive), "serve", "--database-url", database_url, "--port", str(port)],
         stdout=log,
         stderr=subprocess.STDOUT,
     )
@@ -97,11 +87,6 @@ def server(tmp_path_factory: pytest.TempPathFactory, database_url: str) -> Itera
         process.terminate()
         process.wait(timeout=30)
         log.close()
-        if dropped:
-            admin, name = dropped
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            admin.dispose()
 
 
 @pytest.fixture(scope="module")
@@ -185,7 +170,10 @@ def test_a_linked_lookup_shows_the_source_s_words_and_speaker(page: WebDriver, s
     )
     context = first.find_element(By.CSS_SELECTOR, "blockquote").text
     assert len(context) > len(marked) + 100  # the passage around it, not the words alone
-    assert "Joseph Stalin" in first.find_element(By.CSS_SELECTOR, ".speaker").text
+    # Stalin's words, inside a passage of Khrushchev's speech: Stalin is who is quoted
+    speaker = first.find_element(By.CSS_SELECTOR, ".speaker strong").text
+    assert speaker == "Joseph Stalin"
+    assert "Nikita Khrushchev" in first.find_element(By.CSS_SELECTOR, ".speaker").text
     assert "The Secret Speech" in first.find_element(By.CSS_SELECTOR, ".meta").text
     claims = first.find_elements(By.CSS_SELECTOR, ".claims a")
     assert any("doctors" in c.text.lower() for c in claims), [c.text for c in claims]
@@ -217,6 +205,8 @@ def test_a_linked_claim_shows_the_contradicting_source(page: WebDriver, server: 
     supports = page.find_elements(By.CSS_SELECTOR, ".stance-supports article")
     assert len(supports) == 3
     assert "contested" in page.find_element(By.CSS_SELECTOR, ".badges").text
+    shared = page.find_element(By.CSS_SELECTOR, ".share a").get_attribute("href")
+    assert shared == f"{server}/?claim=speech-date-25-february"
     assert page.find_elements(By.CSS_SELECTOR, ".tensions li")
 
 

@@ -85,6 +85,7 @@ function once(key, load) {
 }
 const getDocument = (id) => once("doc:" + id, () => api(`/documents/${encodeURIComponent(id)}`));
 const getClaim = (id) => once("claim:" + id, () => api(`/claims/${encodeURIComponent(id)}`));
+const getSpan = (id) => once("span:" + id, () => api(`/spans/${encodeURIComponent(id)}`));
 
 function creators(doc) {
   const names = (doc.creators || []).map((c) => c.name).filter(Boolean);
@@ -111,8 +112,12 @@ function statusBadge(claim) {
 }
 
 function heading(text) {
-  const h = el("h1", { tabindex: "-1" }, text);
-  return h;
+  return el("h1", { tabindex: "-1" }, text);
+}
+
+function shareLink() {
+  const here = window.location.href;
+  return el("p", { class: "share" }, "Link to this view: ", el("a", { href: here }, here));
 }
 
 // --- quote lookup ------------------------------------------------------------------------
@@ -124,7 +129,7 @@ async function showLookup(text) {
   const answer = await api("/quotes", { text });
   const matches = answer.matches;
   const root = view();
-  root.replaceChildren(heading("Where this quotation comes from"));
+  root.replaceChildren(heading("Where this quotation comes from"), shareLink());
   if (!matches.length) {
     say("No match.");
     root.append(
@@ -152,9 +157,13 @@ async function renderMatch(match) {
   const before = passage.slice(0, match.start - from);
   const words = passage.slice(match.start - from, match.end - from);
   const after = passage.slice(match.end - from);
-  const speakers = [...new Set(match.spans.map((s) => s.speaker).filter(Boolean))];
+  // The curated spans the match falls in, tightest first: the words' own speaker before
+  // that of a longer passage around them (a speech quoting someone).
+  const spans = await Promise.all(match.spans.map((s) => getSpan(s.id)));
+  spans.sort((a, b) => a.end - a.start - (b.end - b.start));
+  const speakers = [...new Set(spans.map((s) => s.speaker).filter(Boolean))];
   const claims = await Promise.all(match.claims.map((id) => getClaim(id)));
-  const firstSpan = match.spans[0];
+  const firstSpan = spans[0];
   return el(
     "li",
     { class: "match" },
@@ -166,7 +175,13 @@ async function renderMatch(match) {
       el("span", { class: `badge match-${match.match}` }, `${match.match} · ${match.score.toFixed(2)}`)
     ),
     speakers.length
-      ? el("p", { class: "speaker" }, "Quoted: ", el("strong", {}, speakers.join(", ")))
+      ? el(
+          "p",
+          { class: "speaker" },
+          "Quoted: ",
+          el("strong", {}, speakers[0]),
+          speakers.length > 1 ? `, within the words of ${speakers.slice(1).join(", ")}` : ""
+        )
       : el("p", { class: "speaker none" }, "No speaker recorded for these words."),
     el(
       "blockquote",
@@ -213,6 +228,7 @@ async function showClaim(id) {
   root.replaceChildren(
     el("p", { class: "kicker" }, "Claim"),
     heading(claim.statement),
+    shareLink(),
     el("p", {}, statusBadge(claim), " ", `${prov.documents} ${prov.documents === 1 ? "document" : "documents"} speak to it.`),
     claim.note ? el("p", { class: "note" }, claim.note) : null
   );
