@@ -17,6 +17,7 @@ from typing import Any
 
 from fastapi import Depends, FastAPI
 from fastapi.openapi.utils import get_openapi
+from fastapi_offline import FastAPIOffline
 from sqlalchemy import Engine, event
 from sqlalchemy.engine import make_url
 from starlette.middleware.gzip import GZipMiddleware
@@ -98,13 +99,17 @@ def _tags(modules: list[ModuleType]) -> list[dict[str, str]]:
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     modules = route_modules()
-    app = FastAPI(
+    # /docs with every script and style served by the service itself (fastapi-offline ships
+    # them), so it renders offline; no online validator badge. /redoc: api/routes/pages.py.
+    app = FastAPIOffline(
         title="Secret Speech archive",
         version=archive.__version__,
         description=DESCRIPTION,
         openapi_tags=_tags(modules),
         docs_url="/docs",
-        redoc_url="/redoc",
+        redoc_url=None,
+        static_url="/static/docs",
+        swagger_ui_parameters={"validatorUrl": None},
         # Run before every route's own dependencies, on the route's own session:
         dependencies=[
             Depends(check_query),  # unknown query parameters, unknown document ids

@@ -8,6 +8,12 @@ status filter pages and counts correctly), and never stored:
 - corroborated: spans of two or more documents support it;
 - single-source: spans of one document support it;
 - unsupported: nothing supports it.
+
+A claim is also `disputed` when some evidence contradicts or qualifies it: a source that
+narrows, hedges or tells it otherwise is a disagreement a reader should see, even where it
+does not make the claim `contested`. Evidence whose span is orphaned (its words are no longer
+in the document's current text) counts toward neither status nor `disputed`; the evidence
+counts by stance still count every piece recorded.
 """
 
 from __future__ import annotations
@@ -51,6 +57,7 @@ class ClaimView:
     claim: Claim
     status: str
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(STANCES, 0))
+    disputed: bool = False
 
 
 # --- status, in SQL ---------------------------------------------------------------------------
@@ -59,16 +66,25 @@ class ClaimView:
 def _stats():  # noqa: ANN202 - a SQLAlchemy subquery
     """Per claim: evidence by stance, and how many documents support it."""
 
+    anchored = Span.anchor_status != "orphaned"
+
     def count(stance: str) -> Any:
         return func.sum(case((Evidence.stance == stance, 1), else_=0))
 
-    supporting_document = case((Evidence.stance == "supports", Span.document_id), else_=None)
+    def count_anchored(*stances: str) -> Any:
+        return func.sum(case((and_(Evidence.stance.in_(stances), anchored), 1), else_=0))
+
+    supporting_document = case(
+        (and_(Evidence.stance == "supports", anchored), Span.document_id), else_=None
+    )
     return (
         select(
             Evidence.claim_id.label("claim_id"),
             count("supports").label("supports"),
             count("contradicts").label("contradicts"),
             count("qualifies").label("qualifies"),
+            count_anchored("contradicts").label("anchored_contradicts"),
+            count_anchored("contradicts", "qualifies").label("opposing"),
             func.count(func.distinct(supporting_document)).label("documents"),
         )
         .join(Span, Span.id == Evidence.span_id)
@@ -80,7 +96,7 @@ def _stats():  # noqa: ANN202 - a SQLAlchemy subquery
 def _status(stats: Any) -> Any:
     documents = func.coalesce(stats.c.documents, 0)
     return case(
-        (func.coalesce(stats.c.contradicts, 0) > 0, literal("contested")),
+        (func.coalesce(stats.c.anchored_contradicts, 0) > 0, literal("contested")),
         (documents >= 2, literal("corroborated")),
         (documents == 1, literal("single-source")),
         else_=literal("unsupported"),
@@ -88,12 +104,16 @@ def _status(stats: Any) -> Any:
 
 
 def derive_status(supporting_documents: int, contradicting: int) -> str:
-    """The same rule as the SQL, for callers that already hold the evidence."""
+    """The same rule as the SQL, for callers that already hold the (anchored) evidence."""
     if contradicting:
         return "contested"
     if supporting_documents >= 2:
         return "corroborated"
     return "single-source" if supporting_documents == 1 else "unsupported"
+
+
+def _disputed(stats: Any) -> Any:
+    return func.coalesce(stats.c.opposing, 0) > 0
 
 
 def _viewing(conditions: list[Any] | None = None) -> tuple[Select, Any, Any]:
@@ -106,6 +126,7 @@ def _viewing(conditions: list[Any] | None = None) -> tuple[Select, Any, Any]:
             func.coalesce(stats.c.supports, 0),
             func.coalesce(stats.c.contradicts, 0),
             func.coalesce(stats.c.qualifies, 0),
+            func.coalesce(stats.c.opposing, 0),
         )
         .outerjoin(stats, stats.c.claim_id == Claim.id)
         .where(*(conditions or []))
@@ -114,13 +135,13 @@ def _viewing(conditions: list[Any] | None = None) -> tuple[Select, Any, Any]:
 
 
 def _view(row: Any) -> ClaimView:
-    claim, status, supports, contradicts, qualifies = row
+    claim, status, supports, contradicts, qualifies, opposing = row
     counts = {
         "supports": int(supports),
         "contradicts": int(contradicts),
         "qualifies": int(qualifies),
     }
-    return ClaimView(claim=claim, status=status, counts=counts)
+    return ClaimView(claim=claim, status=status, counts=counts, disputed=int(opposing) > 0)
 
 
 # --- validation -------------------------------------------------------------------------------
@@ -207,12 +228,14 @@ def list_claims(
     document: str | None = None,
     tag: str | None = None,
     q: str | None = None,
+    disputed: bool | None = None,
     limit: int = 20,
     cursor: str | None = None,
 ) -> Page[ClaimView]:
-    """Claims in id order. `status` is the derived status; `document` keeps claims with
-    evidence in that document; `tag` an exact tag; `q` words that must all be in the statement
-    (ignoring case in every script, with ‘ ’ and ' alike: `archive.db.fold`)."""
+    """Claims in id order. `status` is the derived status; `disputed` keeps the claims that
+    anchored evidence contradicts or qualifies (false: those it does not); `document` keeps
+    claims with evidence in that document; `tag` an exact tag; `q` words that must all be in
+    the statement (ignoring case in every script, with ‘ ’ and ' alike: `archive.db.fold`)."""
     conditions: list[Any] = []
     if document is not None:
         conditions.append(
@@ -228,7 +251,9 @@ def list_claims(
         check_storable(word, "q")
         pattern = folded_pattern(word)
         conditions.append(folded(Claim.statement).like(pattern, escape="\\"))
-    query, _, status_column = _viewing(conditions)
+    query, stats, status_column = _viewing(conditions)
+    if disputed is not None:
+        query = query.where(_disputed(stats) if disputed else ~_disputed(stats))
     if status is not None:
         if status not in STATUSES:
             raise InvalidInput(f"status: must be one of {', '.join(STATUSES)}")

@@ -243,6 +243,7 @@ def create_document(
             text=text,
             sha256=digest,
             created_at=document.updated_at,
+            created_by=actor,
         )
     )
     changes.record(session, "document", doc_id, "create", actor)

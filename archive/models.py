@@ -124,6 +124,7 @@ class DocumentText(SQLModel, table=True):
     text: str = Field(sa_column=Column(Text, nullable=False))
     sha256: str = Field(sa_column=Column(String(64), nullable=False))
     created_at: datetime = _created()
+    created_by: str | None = Field(default=None, sa_column=Column(String(64)))
 
 
 class Citation(SQLModel, table=True):

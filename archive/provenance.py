@@ -7,10 +7,15 @@ The shape is the contract's:
         span: {id, exact, start, end, prefix, suffix, speaker},
         document: {id, title, creators, published, publisher, source_url},
         citations: [{id, label, raw, csl, text}]}],
-     documents, conflicts: [[supporting evidence id, contradicting evidence id], ...]}
+     documents, conflicts: [[supporting evidence id, contradicting evidence id], ...],
+     tensions: [{supporting, opposing, stance}]}
 
 `claim` is the claim as GET /v1/claims/{id} shows it; `documents` counts the distinct
-documents the evidence comes from.
+documents the evidence comes from. `tensions` pairs each supporting piece of evidence with
+each one that contradicts or qualifies the claim (`stance` is the opposing one's), so that a
+reader can set the two sides' words side by side; `conflicts` is the contradicting part of it.
+Evidence whose span is orphaned (`span.anchor_status`) is listed but is in neither: its words
+are no longer in the document's text.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ def present_claim(view: claims.ClaimView) -> dict[str, Any]:
         "tags": claim.tags,
         "note": claim.note,
         "status": view.status,
+        "disputed": view.disputed,
         "evidence_counts": view.counts,
         "created_by": claim.created_by,
         "created_at": iso(claim.created_at),
@@ -114,14 +120,23 @@ def provenance(
                 ],
             }
         )
-    supporting = [e["id"] for e in evidence if e["stance"] == "supports"]
-    contradicting = [e["id"] for e in evidence if e["stance"] == "contradicts"]
+    anchored = [e for e in evidence if e["span"]["anchor_status"] != "orphaned"]
+    supporting = [e["id"] for e in anchored if e["stance"] == "supports"]
+    opposing = [e for e in anchored if e["stance"] in ("contradicts", "qualifies")]
+    tensions = [
+        {"supporting": s, "opposing": o["id"], "stance": o["stance"]}
+        for s in supporting
+        for o in opposing
+    ]
     return {
         "claim": present_claim(view),
         "status": view.status,
         "evidence": evidence,
         "documents": len({e["document"]["id"] for e in evidence}),
-        "conflicts": [[s, c] for s in supporting for c in contradicting],
+        "conflicts": [
+            [t["supporting"], t["opposing"]] for t in tensions if t["stance"] == "contradicts"
+        ],
+        "tensions": tensions,
     }
 
 

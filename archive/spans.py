@@ -423,6 +423,8 @@ class SpanFidelity:
     verdict: str
     score: float
     diff: list[dict[str, str]]
+    truncated: bool = False
+    punctuation: bool = False
 
 
 def span_fidelity(session: Session, span_id: str) -> SpanFidelity:
@@ -447,4 +449,6 @@ def span_fidelity(session: Session, span_id: str) -> SpanFidelity:
         verdict=result.verdict,
         score=round(result.score, 4),
         diff=result.diff,
+        truncated=result.truncated,
+        punctuation=result.punctuation,
     )

@@ -105,12 +105,28 @@ def list_claims(
             examples=["Hungarian"],
         ),
     ] = None,
+    disputed: Annotated[
+        bool | None,
+        Query(
+            description="true: only claims that some anchored evidence contradicts or "
+            "qualifies (the sources disagree); false: only the others",
+            examples=[True],
+        ),
+    ] = None,
     limit: Limit = 20,
     cursor: Cursor = None,
 ) -> Response:
-    """Claims in id order, each with its derived status and evidence counts."""
+    """Claims in id order, each with its derived status, whether the sources disagree on it
+    (`disputed`) and its evidence counts."""
     page = claims.list_claims(
-        session, status=status, document=document, tag=tag, q=q, limit=limit, cursor=cursor
+        session,
+        status=status,
+        document=document,
+        tag=tag,
+        q=q,
+        disputed=disputed,
+        limit=limit,
+        cursor=cursor,
     )
     return page_response(request, page, [provenance.present_claim(v) for v in page.items])
 
@@ -321,7 +337,9 @@ def get_provenance(
     """Every piece of evidence with its stance, the exact words (`span.exact` is
     `text[start:end]` of the document), the document, and the citations printed for those
     words; `documents` counts the distinct documents; `conflicts` pairs each supporting piece
-    of evidence with each contradicting one."""
+    of evidence with each contradicting one, and `tensions` with each contradicting or
+    qualifying one, naming its stance. Evidence whose span is orphaned (`span.anchor_status`)
+    is listed but counts toward neither, nor toward `status` and `disputed`."""
     canonical = citations.check_style(style)
     chain = provenance.provenance(session, claim_id, style=canonical)
     chosen = negotiate(request, format, ("jsonld", "csl-json", "bibtex"))

@@ -13,7 +13,7 @@ from api.deps import Reader, SessionDep, Writer
 from api.errors import responses
 from api.params import Cursor, tie_cursor
 from api.schemas import DocumentCreate, DocumentRead, DocumentUpdate, PageOf
-from archive import documents
+from archive import documents, revisions
 from archive.models import Document
 from archive.pagination import MAX_LIMIT, Page
 from archive.transfer import iso
@@ -197,16 +197,31 @@ def get_text(
     doc_id: DocId,
     start: Annotated[Offset, Query(description="First code point (inclusive)")] = None,
     end: Annotated[Offset, Query(description="Last code point (exclusive)", examples=[17])] = None,
+    revision: Annotated[
+        int | None,
+        Query(
+            ge=1,
+            le=2**31 - 1,
+            description="An earlier revision's text (default: the current one); "
+            "`/revisions` lists them",
+            examples=[1],
+        ),
+    ] = None,
 ) -> Response:
     """`text/plain; charset=utf-8`, byte for byte as stored. Offsets count Unicode code
-    points, as spans do."""
+    points, as spans do. `X-Text-Revision` says which revision it is."""
     doc = documents.get_document(session, doc_id)
-    text = documents.slice_text(documents.get_text(session, doc), start, end)
-    etag = etag_of({"sha256": doc.text_sha256, "start": start, "end": end})
+    if revision is None:
+        full, digest, number = documents.get_text(session, doc), doc.text_sha256, doc.revision
+    else:
+        stored = revisions.revision_text(session, doc_id, revision)
+        full, digest, number = stored.text, stored.sha256, stored.revision
+    text = documents.slice_text(full, start, end)
+    etag = etag_of({"sha256": digest, "start": start, "end": end})
     if not_modified(request, etag):
         return Response(status_code=304, headers={"ETag": etag})
     return Response(
         text.encode("utf-8"),
         media_type="text/plain; charset=utf-8",
-        headers={"ETag": etag, "X-Text-Revision": str(doc.revision)},
+        headers={"ETag": etag, "X-Text-Revision": str(number)},
     )

@@ -1,4 +1,5 @@
-"""Text revisions: replace a document's text; every span is re-anchored to the new one."""
+"""Text revisions: replace a document's text (every span is re-anchored to the new one), list
+the stored revisions, and restore an earlier one."""
 
 from __future__ import annotations
 
@@ -6,17 +7,20 @@ import codecs
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 
 from api.conditional import etag_of
-from api.deps import SessionDep, Writer
+from api.deps import Reader, SessionDep, Writer
 from api.errors import PROBLEM, PROBLEM_SCHEMA, responses
-from api.routes.documents import DocId
+from api.routes.documents import Cursor, DocId, Limit, page_response
+from api.schemas.common import PageOf
+from api.schemas.documents import RevisionInfoRead
 from api.schemas.spans import RevisionRead
 from archive import documents, revisions
 from archive.errors import InvalidInput
+from archive.transfer import iso
 
 router = APIRouter(prefix="/v1", tags=["documents"])
 
@@ -111,6 +115,10 @@ def replace_text(
     text = _text_of(request, body)
     result = revisions.replace_text(session, doc_id, text, actor=key.name)
     session.commit()
+    return _revision_response(result, text)
+
+
+def _revision_response(result: revisions.Revision, text: str) -> Response:
     payload = {
         "document_id": result.document_id,
         "revision": result.revision,
@@ -124,3 +132,58 @@ def replace_text(
             "X-Text-Revision": str(result.revision),
         },
     )
+
+
+RevisionNumber = Annotated[
+    int, Path(ge=1, le=2**31 - 1, description="A revision of the text", examples=[1])
+]
+
+
+@router.get(
+    "/documents/{doc_id}/revisions",
+    summary="List the revisions of a document's text",
+    response_model=PageOf[RevisionInfoRead],
+    responses=responses(304, 400, 401, 404, 422),
+)
+def list_revisions(
+    request: Request,
+    session: SessionDep,
+    _: Reader,
+    doc_id: DocId,
+    limit: Limit = 20,
+    cursor: Cursor = None,
+) -> Response:
+    """Every stored revision of the text, newest first: its number, length, SHA-256, when
+    and by which key it was stored. `GET /v1/documents/{id}/text?revision=N` gives its text;
+    `POST /v1/documents/{id}/revisions/{n}/restore` makes it current again."""
+    page = revisions.list_revisions(session, doc_id, limit=limit, cursor=cursor)
+    items = [
+        {
+            "revision": r.revision,
+            "length": r.length,
+            "text_sha256": r.text_sha256,
+            "created_at": iso(r.created_at),
+            "created_by": r.created_by,
+        }
+        for r in page.items
+    ]
+    return page_response(request, page, items)
+
+
+@router.post(
+    "/documents/{doc_id}/revisions/{revision}/restore",
+    summary="Restore an earlier revision of a document's text",
+    response_model=RevisionRead,
+    responses=responses(401, 403, 404, 409, 422),
+)
+def restore_revision(
+    session: SessionDep, key: Writer, doc_id: DocId, revision: RevisionNumber
+) -> Response:
+    """Stores revision `revision`'s text as a new revision (earlier revisions are never
+    changed) and finds every span again, as `PUT .../text` does: spans that a mistaken text
+    orphaned are anchored again. Answers like `PUT .../text`; restoring the text that is
+    already current changes nothing (`changed: false`). Takes no body."""
+    result = revisions.restore(session, doc_id, revision, actor=key.name)
+    session.commit()
+    text = revisions.revision_text(session, doc_id, result.revision).text
+    return _revision_response(result, text)

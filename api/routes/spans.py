@@ -278,7 +278,9 @@ def delete_span(session: SessionDep, key: Writer, span_id: SpanId) -> Response:
 )
 def get_fidelity(request: Request, session: SessionDep, _: Reader, span_id: SpanId) -> Response:
     """Compares the span with the span it is `quoted_from`, word by word after normalization:
-    verdict `exact`, `normalized`, `elided` or `altered`, a score and the word diff. A span
+    verdict `exact`, `normalized`, `elided` or `altered`, a score and the word diff;
+    `truncated` when it stops short of its source's sentence (or starts after its beginning)
+    and `punctuation` when its punctuation differs from the source's. A span
     whose `quoted_from` is not set is a 409: nothing is wrong with the request, but there is
     nothing to compare until `quoted_from` is set (PATCH it)."""
     result = spans.span_fidelity(session, span_id)
@@ -292,5 +294,7 @@ def get_fidelity(request: Request, session: SessionDep, _: Reader, span_id: Span
             "verdict": result.verdict,
             "score": result.score,
             "diff": result.diff,
+            "truncated": result.truncated,
+            "punctuation": result.punctuation,
         },
     )

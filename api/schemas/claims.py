@@ -18,7 +18,8 @@ Note = Annotated[Text, StringConstraints(max_length=10_000)]
 STATUS_RULE = (
     "Derived from the evidence when read: `contested` when any evidence contradicts, "
     "`corroborated` when spans of two or more documents support, `single-source` when one "
-    "document does, `unsupported` when none does."
+    "document does, `unsupported` when none does. Evidence whose span is orphaned (its words "
+    "no longer in the text) does not count."
 )
 
 
@@ -64,7 +65,13 @@ class ClaimRead(BaseModel):
     tags: list[str]
     note: str | None
     status: ClaimStatus = Field(description=STATUS_RULE)
-    evidence_counts: EvidenceCounts
+    disputed: bool = Field(
+        description="Some evidence whose span is anchored contradicts or qualifies the claim: "
+        "the sources disagree on it (even when it is not `contested`)"
+    )
+    evidence_counts: EvidenceCounts = Field(
+        description="Every piece of evidence recorded, by stance (orphaned spans included)"
+    )
     created_by: str | None
     created_at: datetime
     updated_at: datetime
@@ -76,9 +83,10 @@ class ClaimRead(BaseModel):
                     "id": "speech-date-25-february",
                     "statement": "The speech was delivered on 25 February 1956.",
                     "tags": ["date", "congress"],
-                    "note": "Siegelbaum (001) alone dates the speech February 24; the others "
-                    "give 25 February.",
+                    "note": "Siegelbaum (“Khrushchev’s Secret Speech”) alone dates the speech "
+                    "February 24; the other four texts give 25 February.",
                     "status": "contested",
+                    "disputed": True,
                     "evidence_counts": {"supports": 3, "contradicts": 1, "qualifies": 0},
                     "created_by": "bundled-corpus",
                     "created_at": "2026-11-23T18:00:00Z",
@@ -190,6 +198,12 @@ class ProvenanceEvidence(BaseModel):
     citations: list[ProvenanceCitation]
 
 
+class Tension(BaseModel):
+    supporting: str = Field(description="The id of a piece of evidence that supports the claim")
+    opposing: str = Field(description="The id of one that contradicts or qualifies it")
+    stance: Literal["contradicts", "qualifies"] = Field(description="The opposing one's stance")
+
+
 class ProvenanceRead(BaseModel):
     claim: ClaimRead
     status: ClaimStatus
@@ -197,6 +211,10 @@ class ProvenanceRead(BaseModel):
     documents: int = Field(description="How many distinct documents the evidence comes from")
     conflicts: list[list[str]] = Field(
         description="Pairs [supporting evidence id, contradicting evidence id]"
+    )
+    tensions: list[Tension] = Field(
+        description="Each supporting piece of evidence paired with each contradicting or "
+        "qualifying one; evidence whose span is orphaned is in neither list"
     )
 
     model_config = ConfigDict(
@@ -241,6 +259,13 @@ class ProvenanceRead(BaseModel):
                     "documents": 4,
                     "conflicts": [
                         ["speech-date-25-february--fear", "speech-date-25-february--siegelbaum"]
+                    ],
+                    "tensions": [
+                        {
+                            "supporting": "speech-date-25-february--fear",
+                            "opposing": "speech-date-25-february--siegelbaum",
+                            "stance": "contradicts",
+                        }
                     ],
                 }
             ]

@@ -136,3 +136,27 @@ class Health(BaseModel):
     status: Literal["ok"]
     database: str = Field(examples=["sqlite"])
     documents: int = Field(examples=[5])
+
+
+class RevisionInfoRead(BaseModel):
+    revision: int = Field(description="1 for the first text; each new text adds one")
+    length: int = Field(description="The text's length in code points")
+    text_sha256: str
+    created_at: datetime
+    created_by: str | None = Field(
+        description="The name of the key that stored it (null for the corpus and imports)"
+    )
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "revision": 2,
+                    "length": 13988,
+                    "text_sha256": "9f2c…",
+                    "created_at": "2026-12-03T18:30:00Z",
+                    "created_by": "teacher",
+                }
+            ]
+        }
+    )

@@ -150,8 +150,20 @@ class FidelityRead(BaseModel):
         "case, line breaks, notes and brackets are set aside; elided: words left out, none "
         "changed; altered: words changed or added"
     )
-    score: float = Field(ge=0, le=1)
+    score: float = Field(
+        ge=0,
+        le=1,
+        description="1.0 for exact, and for normalized unless the punctuation differs",
+    )
     diff: list[DiffItem]
+    truncated: bool = Field(
+        description="The quote stops short of the end of its source's sentence, or starts "
+        "after its beginning"
+    )
+    punctuation: bool = Field(
+        description="A mark between the quoted words, or the one it ends with, differs from "
+        "the source's (quote marks, spacing, '...' for '…' aside)"
+    )
 
     model_config = ConfigDict(
         json_schema_extra={
@@ -162,8 +174,8 @@ class FidelityRead(BaseModel):
                     "quote": "The things that were said…God knows what we’re supposed to think!",
                     "source": "The things that were said…God knows what we’re supposed to "
                     "think…What will happen next?",
-                    "verdict": "exact",
-                    "score": 1.0,
+                    "verdict": "normalized",
+                    "score": 0.9851,
                     "diff": [
                         {
                             "op": "equal",
@@ -171,6 +183,8 @@ class FidelityRead(BaseModel):
                             "quote": "The things … think",
                         }
                     ],
+                    "truncated": True,
+                    "punctuation": True,
                 }
             ]
         }

@@ -112,6 +112,7 @@ def _candidates(client: TestClient, parts: list[str], i: int) -> list[str]:
     its sub-resources (a claim's provenance lists its evidence), and the documented
     example."""
     prefix = "/".join(parts[:i])
+    name = parts[i].strip("{}")
     ids: list[str] = []
     if has_get_at(prefix):
         params: dict[str, Any] = {"limit": 100}
@@ -119,7 +120,9 @@ def _candidates(client: TestClient, parts: list[str], i: int) -> list[str]:
             response = client.get(prefix, params=params)
             if response.status_code != 200 or "items" not in response.json():
                 break
-            ids += [x["id"] for x in response.json()["items"] if "id" in x]
+            # items named by "id", or by the parameter's own name (a text's "revision")
+            named = (x.get("id", x.get(name)) for x in response.json()["items"])
+            ids += [str(value) for value in named if value is not None]
             if not response.json().get("next_cursor"):
                 break
             params["cursor"] = response.json()["next_cursor"]

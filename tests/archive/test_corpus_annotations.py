@@ -184,6 +184,20 @@ def test_every_quote_has_a_speaker_or_a_note_why_not() -> None:
     assert not missing, f"quotes with neither speaker nor note: {missing}"
 
 
+def test_notes_name_documents_not_internal_file_numbers() -> None:
+    """A reader sees these notes through the API: "Siegelbaum (001)" or "CORPUS.md" mean
+    nothing there; the notes name the documents by author or title instead."""
+    internal = re.compile(r"(?<![\d,.])00[0-4]\b|CORPUS\.md|seeds/")
+    leaking = [
+        (record["id"], field)
+        for kind in TYPES
+        for record in of_type(kind)
+        for field in ("note", "statement")
+        if internal.search(record.get(field) or "")
+    ]
+    assert not leaking, f"notes that speak of internal files: {leaking}"
+
+
 def test_quoted_from_resolves_within_the_archive() -> None:
     spans = by_id("span")
     for s in spans.values():

@@ -121,3 +121,59 @@ def test_elision_that_reverses_the_sense_is_still_only_elided() -> None:
 def test_nothing_to_compare_is_invalid(quote: str, source: str) -> None:
     with pytest.raises(InvalidInput):
         fidelity(quote, source)
+
+
+# --- truncated, punctuation -----------------------------------------------------------------
+
+
+def test_a_quote_that_stops_short_and_changes_its_last_mark_is_flagged() -> None:
+    """The brief's headline: Mezentsev's words up to "think", ended with "!" where he went
+    on "…What will happen next?"."""
+    result = fidelity(
+        "The things that were said…God knows what we’re supposed to think!", MEZENTSEV
+    )
+    assert result.verdict == "normalized"
+    assert result.truncated and result.punctuation
+    assert 0.9 < result.score < 1.0
+
+
+def test_a_whole_sentence_retyped_is_neither_truncated_nor_repunctuated() -> None:
+    quote = '"The things that were said...God knows what we are supposed to think... What '
+    quote += 'will happen next? What will we do?"'
+    result = fidelity(quote, MEZENTSEV)
+    assert not result.truncated and not result.punctuation and result.score == 1.0
+    whole = fidelity("What will we do?", MEZENTSEV)
+    assert (whole.verdict, whole.truncated, whole.punctuation) == ("exact", False, False)
+
+
+@pytest.mark.parametrize(
+    ("quote", "truncated"),
+    [
+        ("We have to report what happened", True),  # stops short
+        ("the delegates of the first congress after Stalin's death.", True),  # starts late
+        (MIKOYAN, False),
+        ("Then N. S. Khrushchev spoke for four hours.", False),
+        ("Khrushchev spoke for four hours.", True),  # "N. S." does not end a sentence
+        ("On Feb. 25 the delegates met in closed session.", False),
+        ("the delegates met in closed session.", True),  # nor does "Feb."
+    ],
+)
+def test_truncated_follows_the_source_s_sentences(quote: str, truncated: bool) -> None:
+    source = (
+        MIKOYAN + " On Feb. 25 the delegates met in closed session. Then N. S. Khrushchev "
+        "spoke for four hours."
+    )
+    assert fidelity(quote, source).truncated is truncated
+
+
+def test_a_changed_mark_between_words_is_punctuation_not_words() -> None:
+    changed = fidelity(MIKOYAN.replace("happened,", "happened;"), MIKOYAN)
+    assert changed.verdict == "normalized" and changed.punctuation and changed.score < 1
+    dropped = fidelity(MIKOYAN.replace("party, then", "party then"), MIKOYAN)
+    assert dropped.punctuation
+    # a quotation may end without the source's closing mark, or in the same one
+    assert not fidelity(MIKOYAN.rstrip("."), MIKOYAN).punctuation
+    assert not fidelity("We have to report what happened,", MIKOYAN).punctuation
+    assert fidelity("We have to report what happened.", MIKOYAN).punctuation
+    # typography is not punctuation: straight or curly quotes, dashes, three dots
+    assert not fidelity("He said - it was over...", "He said — it was over…").punctuation

@@ -14,6 +14,7 @@ from sqlmodel import Session
 from archive import documents
 from archive.bundled import initialize
 from archive.db import downgrade, make_engine, migrate
+from archive.documents import sha256
 from archive.errors import InvalidInput
 from archive.lookup import index
 from archive.lookup import run as lookup
@@ -117,17 +118,27 @@ def test_check_reports_missing_and_stale_entries(session: Session) -> None:
     assert holders(session) == {"harvest"}
 
 
-def test_the_migration_indexes_existing_texts_and_downgrades(
-    fresh_database: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_the_migration_indexes_existing_texts_and_downgrades(fresh_database: str) -> None:
     engine = make_engine(fresh_database)
     try:
         migrate(engine, "0002")
-        with monkeypatch.context() as m:  # no passage index at 0002: nothing to keep in step
-            m.setattr(index, "add", lambda *args, **kwargs: None)
-            with Session(engine) as session:
-                documents.create_document(session, doc("harvest", f"Minutes. {PASSAGE}"))
-                session.commit()
+        body = f"Minutes. {PASSAGE}"
+        with engine.begin() as conn:  # as a text stored before the index existed
+            conn.execute(
+                text(
+                    "INSERT INTO documents (id, title, kind, creators, revision, text_sha256, "
+                    "length, created_at, updated_at) VALUES ('harvest', 'Harvest', 'secondary', "
+                    "'[]', 1, :digest, :length, :now, :now)"
+                ),
+                {"digest": sha256(body), "length": len(body), "now": "2026-12-01T00:00:00"},
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO document_texts (document_id, revision, text, sha256, created_at) "
+                    "VALUES ('harvest', 1, :body, :digest, :now)"
+                ),
+                {"body": body, "digest": sha256(body), "now": "2026-12-01T00:00:00"},
+            )
         migrate(engine, "0003")
         with Session(engine) as session:
             assert holders(session) == {"harvest"}
