@@ -1,6 +1,6 @@
 """Query parameters that would otherwise be silent no-ops, refused on every route.
 
-- `check_query` (app-wide, before every route's own dependencies): a query parameter the
+- `check_query` (app-wide, before every `/v1/` route's own dependencies): a query parameter the
   route does not declare (`/v1/claims?statu=contested`) is a 400 that lists the ones it
   knows, rather than a list that comes back unfiltered. What a route declares is read from
   its own signature and dependencies, so routes added later are covered as they are.
@@ -52,8 +52,8 @@ def _query_names(dependant: Dependant) -> set[str]:
 
 async def check_query(request: Request, session: SessionDep) -> None:
     route = request.scope.get("route")
-    if not isinstance(route, APIRoute):
-        return
+    if not isinstance(route, APIRoute) or not route.path.startswith("/v1/"):
+        return  # the pages (the reading room, /docs) keep their own state in the address
     known = declared_query_parameters(route)
     given = list(dict.fromkeys(request.query_params.keys()))
     unknown = [name for name in given if name not in known]

@@ -18,7 +18,7 @@ statement grows with the quotation.
 words, or one damaged so often that none of its shingles survived (a typo every two or
 three words). Documents are ranked by the quotation's most distinctive words in the
 full-text index (`candidate_documents`) and read a round at a time, chunk by chunk, within
-`FALLBACK_CHARS` characters in all.
+`FALLBACK_CHARS` characters in all (fewer for a long quotation: `fallback_budget`).
 """
 
 from __future__ import annotations
@@ -211,6 +211,14 @@ def _read(
 # --- the fallback: documents ranked by the quotation's words ------------------------------
 
 
+def fallback_budget(query_length: int) -> int:
+    """Characters the fallback may read for a quotation this long: FALLBACK_CHARS for one
+    of up to 100 characters, proportionally fewer beyond (aligning a long quotation costs
+    in proportion to it; and one that the index cannot place at all, not by a single run
+    of three words, is hardly in the archive)."""
+    return FALLBACK_CHARS * 100 // max(100, query_length)
+
+
 def by_words(
     session: Session,
     terms: list[str],
@@ -218,12 +226,13 @@ def by_words(
     documents: list[str] | None,
     kind: str | None,
     first: int,
+    query_length: int,
 ) -> Iterator[list[Stretch]]:
     """Rounds of whole current texts (read chunk by chunk), best-ranked documents first,
     each round new documents only, within FALLBACK_CHARS characters in all."""
     seen: set[str] = set()
     window = first
-    budget = FALLBACK_CHARS
+    budget = fallback_budget(query_length)
     while budget > 0:
         ids = candidate_documents(session, terms, limit=window, documents=documents)
         fresh = [doc_id for doc_id in ids if doc_id not in seen]

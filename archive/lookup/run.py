@@ -150,7 +150,12 @@ def _by_words(
     terms = alignment.candidate_terms(query)
     found: list[Occurrence] = []
     rounds = candidates.by_words(
-        session, terms, documents=documents, kind=kind, first=candidates.FIRST_ROUND
+        session,
+        terms,
+        documents=documents,
+        kind=kind,
+        first=candidates.FIRST_ROUND,
+        query_length=len(query),
     )
     for stretches in rounds:
         matched = []
