@@ -162,6 +162,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
 
     logging.getLogger("archive").setLevel(logging.INFO)
+    if not settings.base_url:
+        logging.getLogger("archive.api").warning(
+            "ARCHIVE_BASE_URL is not set: JSON-LD ids and Link headers name the address the "
+            "server listens on (never a request's Host header); set it to the public URL"
+        )
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 

@@ -87,6 +87,31 @@ def _close(session: Session) -> None:
         session.invalidate()
 
 
+def public_base(request: Request) -> str:
+    """The service's public URL, for JSON-LD ids and `Link` headers: `ARCHIVE_BASE_URL`, else
+    the address the server listens on. Never the request's Host header, which any client
+    may set to anything (and which would then be published as the archive's ids)."""
+    configured = request.app.state.settings.base_url
+    if configured:
+        return configured.rstrip("/")
+    server = request.scope.get("server")
+    if not server:
+        return "http://localhost"
+    host, port = server[0], server[1]
+    if port is None:
+        return f"{request.url.scheme}://{host}"
+    if ":" in host:  # IPv6
+        host = f"[{host}]"
+    default = {"http": 80, "https": 443}.get(request.url.scheme)
+    return f"{request.url.scheme}://{host}" + ("" if port == default else f":{port}")
+
+
+def public_url(request: Request, **query: str) -> str:
+    """This request's URL under `public_base`, with `query` replacing parameters."""
+    url = request.url.include_query_params(**query)
+    return public_base(request) + url.path + (f"?{url.query}" if url.query else "")
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 SessionDep = Annotated[Session, Depends(get_session)]
 
