@@ -25,6 +25,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 import archive
 from api import errors, routes
+from api.budget import ExpensiveLimit
 from api.conditional import ENTITY_TAGS
 from api.cors import ALLOW_HEADERS, ALLOW_METHODS, EXPOSE_HEADERS, ProblemCORSMiddleware
 from api.headers import ResponseHeaders
@@ -143,6 +144,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.add_middleware(RejectNul)
     app.add_middleware(PageSizeLimit)
+    app.add_middleware(
+        ExpensiveLimit,
+        concurrency=settings.expensive_concurrency,
+        wait_seconds=(settings.read_budget_ms or 10_000) / 1000,
+    )
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     per_address, per_key = settings.rate_limits()
     if per_address or per_key:
@@ -167,6 +173,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
 
     logging.getLogger("archive").setLevel(logging.INFO)
+    if not settings.base_url:
+        logging.getLogger("archive.api").warning(
+            "ARCHIVE_BASE_URL is not set: JSON-LD ids and Link headers name the address the "
+            "server listens on (never a request's Host header); set it to the public URL"
+        )
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 

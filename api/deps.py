@@ -8,20 +8,21 @@ the routes themselves) goes to a thread.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import AsyncIterator
 from typing import Annotated
 
 import anyio
 from anyio import CapacityLimiter
 from fastapi import Depends, Request
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine, event
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
 from api.principal import authenticate, bearer_token, remembered_key
 from archive import keys
-from archive.db import is_sqlite, writer
+from archive.db import READ_DEADLINE, is_sqlite, writer
 from archive.errors import Forbidden, Unauthorized, brief
 from archive.models import ApiKey
 from archive.settings import Settings
@@ -67,9 +68,13 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
         yield shared
         return
     engine = get_engine(request)
-    if request.method in WRITE_METHODS and request.url.path not in READ_ONLY_POSTS:
+    read = request.method not in WRITE_METHODS or request.url.path in READ_ONLY_POSTS
+    if not read:
         engine = writer(engine)
     session = Session(engine, expire_on_commit=False)
+    budget = request.app.state.settings.read_budget_ms
+    if read and budget and request.url.path not in UNBUDGETED:
+        _budget(session, engine, budget)
     try:
         yield session
     finally:
@@ -79,12 +84,54 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
             await anyio.to_thread.run_sync(_close, session, limiter=CapacityLimiter(1))
 
 
+# Reads bounded otherwise: the export, by its client (api/routes/transfer.SessionStream)
+UNBUDGETED = {"/v1/export"}
+
+
+def _budget(session: Session, engine: Engine, budget_ms: int) -> None:
+    """Give this read `budget_ms` of database time: on SQLite through the progress handler
+    (archive/db.READ_DEADLINE, inherited by the route's worker thread), on PostgreSQL as the
+    transaction's statement_timeout. A read past it is stopped: 504 (api/errors.py)."""
+    READ_DEADLINE.set(time.monotonic() + budget_ms / 1000)
+    if is_sqlite(engine):
+        return
+
+    @event.listens_for(session, "after_begin")
+    def _timeout(_session: Session, _transaction: object, connection: Connection) -> None:
+        connection.exec_driver_sql(f"SET LOCAL statement_timeout = {int(budget_ms)}")
+
+
 def _close(session: Session) -> None:
     try:
         session.close()
     except SQLAlchemyError as exc:
         log.warning("closing a session whose database went away: %s", brief(exc))
         session.invalidate()
+
+
+def public_base(request: Request) -> str:
+    """The service's public URL, for JSON-LD ids and `Link` headers: `ARCHIVE_BASE_URL`, else
+    the address the server listens on. Never the request's Host header, which any client
+    may set to anything (and which would then be published as the archive's ids)."""
+    configured = request.app.state.settings.base_url
+    if configured:
+        return configured.rstrip("/")
+    server = request.scope.get("server")
+    if not server:
+        return "http://localhost"
+    host, port = server[0], server[1]
+    if port is None:
+        return f"{request.url.scheme}://{host}"
+    if ":" in host:  # IPv6
+        host = f"[{host}]"
+    default = {"http": 80, "https": 443}.get(request.url.scheme)
+    return f"{request.url.scheme}://{host}" + ("" if port == default else f":{port}")
+
+
+def public_url(request: Request, **query: str) -> str:
+    """This request's URL under `public_base`, with `query` replacing parameters."""
+    url = request.url.include_query_params(**query)
+    return public_base(request) + url.path + (f"?{url.query}" if url.query else "")
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]

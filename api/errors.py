@@ -11,9 +11,11 @@ name the driver's error, never a statement or its parameters.
 from __future__ import annotations
 
 import logging
+import sqlite3
 from http import HTTPStatus
 from typing import Any
 
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -190,7 +192,8 @@ def classify(exc: BaseException) -> str:
     """What a database error means for the client: OUTAGE, TIMEOUT, TOO_LARGE or REFUSED."""
     if isinstance(exc, PoolTimeout) or getattr(exc, "connection_invalidated", False):
         return OUTAGE
-    orig = getattr(exc, "orig", None)
+    # SQLAlchemy's error wraps the driver's; search's hot path calls the driver itself
+    orig = getattr(exc, "orig", None) or exc
     name = getattr(orig, "sqlite_errorname", None)
     if name is not None:
         if name.startswith("SQLITE_INTERRUPT"):
@@ -209,7 +212,7 @@ def classify(exc: BaseException) -> str:
         if sqlstate == "54000":  # program_limit_exceeded: a statement too complex or large
             return TOO_LARGE
         return REFUSED
-    if isinstance(exc, OperationalError):
+    if isinstance(exc, OperationalError | sqlite3.OperationalError | psycopg.OperationalError):
         # No SQLSTATE: the driver failed before the server answered; a connection that
         # could not be made or was lost, or a statement the driver could not send.
         if "number of parameters" in str(orig):
@@ -218,7 +221,9 @@ def classify(exc: BaseException) -> str:
     return REFUSED
 
 
-async def _database(request: Request, exc: DBAPIError | PoolTimeout) -> JSONResponse:
+async def _database(
+    request: Request, exc: DBAPIError | PoolTimeout | sqlite3.Error | psycopg.Error
+) -> JSONResponse:
     kind = classify(exc)
     where = f"{request.method} {request.url.path}"
     if kind == OUTAGE:
@@ -261,6 +266,8 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(IntegrityError, _integrity)
     app.add_exception_handler(DBAPIError, _database)
     app.add_exception_handler(PoolTimeout, _database)
+    app.add_exception_handler(sqlite3.Error, _database)  # raised by the driver itself
+    app.add_exception_handler(psycopg.Error, _database)
     app.add_exception_handler(Exception, _unexpected)
 
 

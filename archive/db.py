@@ -15,8 +15,10 @@ to it there.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -28,6 +30,17 @@ from sqlalchemy.sql.functions import FunctionElement
 from sqlmodel import Session
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
+# When the current read must stop (time.monotonic()); None: no budget. Set per request by
+# the API (api/deps.get_session); SQLite's progress handler interrupts a statement past it.
+READ_DEADLINE: ContextVar[float | None] = ContextVar("archive_read_deadline", default=None)
+PROGRESS_STEPS = 1000  # SQLite VM steps between two looks at the deadline
+
+
+def _past_deadline() -> int:
+    deadline = READ_DEADLINE.get()
+    return 1 if deadline is not None and time.monotonic() > deadline else 0
+
+
 SQLITE_MMAP_BYTES = 256 * 1024 * 1024
 
 
@@ -141,6 +154,7 @@ def _configure_sqlite(engine: Engine) -> None:
     def _on_connect(dbapi_connection, _record) -> None:  # noqa: ANN001
         dbapi_connection.isolation_level = None  # SQLAlchemy emits BEGIN (see module doc)
         dbapi_connection.create_function("archive_fold", 1, _sqlite_fold, deterministic=True)
+        dbapi_connection.set_progress_handler(_past_deadline, PROGRESS_STEPS)
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")

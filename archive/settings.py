@@ -65,6 +65,19 @@ class Settings(BaseSettings):
         ge=0,
         description="PostgreSQL: cancel a request's statement after this long (0: never)",
     )
+    read_budget_ms: int = Field(
+        10_000,
+        ge=0,
+        description="How long one read (GET, a lookup) may keep the database busy before it "
+        "is stopped with 504 (0: no budget); SQLite and PostgreSQL alike. The export is "
+        "bounded by its client instead",
+    )
+    expensive_concurrency: int = Field(
+        4,
+        ge=1,
+        description="Searches and quote lookups each worker runs at once; more wait (up to "
+        "the read budget, then 503), so that cheap requests and writes go on being served",
+    )
     db_pool_timeout_seconds: int = Field(
         10, ge=1, description="PostgreSQL: wait this long for a free pooled connection"
     )

@@ -9,7 +9,7 @@ from fastapi.responses import Response
 from sqlmodel import Session
 
 from api.conditional import check_if_match, respond
-from api.deps import Reader, SessionDep, SettingsDep, Writer
+from api.deps import Reader, SessionDep, SettingsDep, Writer, public_base
 from api.errors import responses
 from api.routes.citations import (
     BIBTEX_EXAMPLE,
@@ -348,7 +348,7 @@ def get_provenance(
     if chosen == "jsonld":
         from archive.jsonld import provenance_jsonld
 
-        base = (settings.base_url or str(request.base_url)).rstrip("/")
+        base = public_base(request)
         document = provenance_jsonld(chain, base)
         return respond(
             request, document, headers={"Vary": "Accept"}, media_type="application/ld+json"

@@ -9,7 +9,7 @@ from fastapi.responses import Response
 from sqlmodel import Session
 
 from api.conditional import etag_of, not_modified, respond
-from api.deps import Reader, SessionDep, Writer
+from api.deps import Reader, SessionDep, Writer, public_url
 from api.errors import responses
 from api.params import Cursor, tie_cursor
 from api.schemas import DocumentCreate, DocumentRead, DocumentUpdate, PageOf
@@ -61,7 +61,7 @@ def page_response(request: Request, page: Page[Any], items: list[Any]) -> Respon
     headers = {}
     next_cursor = tie_cursor(request, page.next_cursor)  # see api/params.py
     if next_cursor:
-        headers["Link"] = f'<{request.url.include_query_params(cursor=next_cursor)}>; rel="next"'
+        headers["Link"] = f'<{public_url(request, cursor=next_cursor)}>; rel="next"'
     body = {"items": items, "total": page.total, "next_cursor": next_cursor, **page.extra}
     return respond(request, body, headers=headers)
 

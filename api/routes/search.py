@@ -9,7 +9,7 @@ from fastapi.responses import Response
 from sqlmodel import Session
 
 from api.conditional import plain_json, send_plain
-from api.deps import Reader, SessionDep
+from api.deps import Reader, SessionDep, public_url
 from api.errors import responses
 from api.schemas.search import SearchResults
 from archive import changes
@@ -112,7 +112,7 @@ def search(
     headers = {}
     if next_cursor:
         # Built per request: the link carries the request's own host and parameters.
-        headers["Link"] = f'<{request.url.include_query_params(cursor=next_cursor)}>; rel="next"'
+        headers["Link"] = f'<{public_url(request, cursor=next_cursor)}>; rel="next"'
     return send_plain(request, content, etag, headers)
 
 

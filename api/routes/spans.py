@@ -9,7 +9,7 @@ from fastapi.responses import Response
 from sqlmodel import Session
 
 from api.conditional import respond
-from api.deps import Reader, SessionDep, SettingsDep, Writer
+from api.deps import Reader, SessionDep, SettingsDep, Writer, public_base
 from api.errors import responses
 from api.negotiation import preferred
 from api.routes.documents import Cursor, DocId, Limit, page_response
@@ -229,7 +229,7 @@ def get_span(
     from archive.jsonld import ANNOTATION_PROFILE, span_annotation
 
     document = present_document(session, documents.get_document(session, span.document_id))
-    base = (settings.base_url or str(request.base_url)).rstrip("/")
+    base = public_base(request)
     annotation = span_annotation(payload, document, base)
     return respond(request, annotation, headers={"Vary": "Accept"}, media_type=ANNOTATION_PROFILE)
 

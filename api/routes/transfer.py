@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+from collections.abc import AsyncIterator, Generator
+from typing import Any
 
+import anyio
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from sqlalchemy import Engine
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
+from starlette.types import Message, Send
 
 from api.deps import Admin, Reader, SessionDep
 from api.errors import responses
@@ -19,6 +23,7 @@ from archive.db import is_sqlite
 from archive.errors import InvalidInput
 
 router = APIRouter(prefix="/v1", tags=["archive"])
+log = logging.getLogger("archive.api")
 
 NDJSON = "application/x-ndjson"
 EXPORT_EXAMPLE = (
@@ -29,7 +34,7 @@ EXPORT_EXAMPLE = (
 )
 
 
-def _snapshot_lines(engine: Engine) -> Iterator[str]:
+def _snapshot_lines(engine: Engine) -> Generator[str, None, None]:
     """Export from a session of its own, opened when the response starts and closed when it
     ends (a request's session may be gone by then), reading one consistent snapshot: a
     write committed meanwhile appears entirely or not at all."""
@@ -37,6 +42,56 @@ def _snapshot_lines(engine: Engine) -> Iterator[str]:
         if not is_sqlite(engine):
             session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
         yield from transfer.export_lines(session)
+
+
+# A send that waits longer than this for the client to take the bytes ends the export: a
+# client that stopped reading must not keep a database connection for ever.
+SEND_STALL_SECONDS = 30.0
+BATCH_BYTES = 64 * 1024  # lines per thread hop, about
+
+
+class SessionStream(StreamingResponse):
+    """A streamed answer read from a generator that holds a database session.
+
+    The generator is advanced in worker threads, a batch of lines at a time, and closed (its
+    session with it, giving its connection back) as soon as the stream ends for any reason:
+    sent, the client gone (ASGI's disconnect cancels the stream), or a send stalled for
+    `SEND_STALL_SECONDS`. Left to itself, a cancelled generator would keep its connection
+    until the garbage collector happened to run."""
+
+    def __init__(self, lines: Generator[str, None, None], **kwargs: Any) -> None:
+        self._lines = lines
+        super().__init__(self._batches(), **kwargs)
+
+    def _next_batch(self) -> str | None:
+        batch: list[str] = []
+        size = 0
+        for line in self._lines:
+            batch.append(line)
+            size += len(line)
+            if size >= BATCH_BYTES:
+                break
+        return "".join(batch) if batch else None
+
+    async def _batches(self) -> AsyncIterator[str]:
+        while (batch := await anyio.to_thread.run_sync(self._next_batch)) is not None:
+            yield batch
+
+    async def stream_response(self, send: Send) -> None:
+        stall = SEND_STALL_SECONDS
+
+        async def bounded(message: Message) -> None:
+            with anyio.fail_after(stall):
+                await send(message)
+
+        try:
+            await super().stream_response(bounded)
+        except TimeoutError:
+            log.warning("export: the client took nothing for %g s; the stream is closed", stall)
+        finally:
+            # (a thread still advancing the generator finishes first: to_thread waits for it)
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(self._lines.close)
 
 
 @router.get(
@@ -55,7 +110,7 @@ def _snapshot_lines(engine: Engine) -> Iterator[str]:
 def export(request: Request, _: Reader) -> StreamingResponse:
     """Streams every record; `POST /v1/import` (or `archive import`) into an empty archive
     takes it back, and exporting that gives the same bytes."""
-    return StreamingResponse(
+    return SessionStream(
         _snapshot_lines(request.app.state.engine),
         media_type=NDJSON,
         headers={"Content-Disposition": 'attachment; filename="archive.ndjson"'},

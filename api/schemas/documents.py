@@ -135,7 +135,11 @@ class DocumentRead(BaseModel):
 class Health(BaseModel):
     status: Literal["ok"]
     database: str = Field(examples=["sqlite"])
-    documents: int = Field(examples=[5])
+    documents: int | None = Field(
+        None,
+        examples=[5],
+        description="How many documents the archive holds; only to a key when reads need one",
+    )
 
 
 class RevisionInfoRead(BaseModel):
