@@ -31,12 +31,13 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import islice, product
 from typing import Any
 
 from sqlalchemy import text
 from sqlmodel import Session
 
-from archive import changes
+from archive import changes, typos
 from archive.db import driver_rows, folded_sql
 from archive.documents import check_published, folded_pattern, pad_published
 from archive.errors import BadQuery, InvalidInput
@@ -44,10 +45,13 @@ from archive.models import DOCUMENT_KINDS
 from archive.pagination import MAX_LIMIT, decode_cursor, encode_cursor
 from archive.search_query import (
     PG_SEARCH_CONFIG,
+    OrGroup,
     Phrase,
+    Prefix,
     SearchQuery,
     Term,
     Word,
+    fold_word,
     is_stop_word,
     parse,
     split_words,
@@ -64,6 +68,14 @@ PG_WEIGHTS = "'{0.1, 0.1, 0.1, 1.0}'"
 #: one orders the bundled corpus most like BM25 does (short, dense items first).
 PG_NORMALIZATION = 8
 SNIPPET_TOKENS = 24
+#: Added to the score of a document whose title alone holds the whole query, so that it
+#: ranks above every item that holds it only in its text (BM25 and ts_rank_cd stay far
+#: below); and of an item that matches the query as typed when it also matches some words
+#: only as corrected (`archive.typos`), so that exact matches come first.
+TITLE_BONUS = 1000.0
+EXACT_BONUS = 2000.0
+#: At most this many phrases replace a phrase with corrected words.
+MAX_PHRASE_READINGS = 4
 START, STOP = "\x02", "\x03"
 ELLIPSIS = "…"
 
@@ -113,6 +125,7 @@ class Results:
     facets: dict[str, list[dict[str, Any]]]
     next_cursor: str | None = None
     ignored: list[str] = field(default_factory=list)
+    corrections: list[typos.Correction] = field(default_factory=list)
 
 
 # --- snippets ------------------------------------------------------------------------------
@@ -182,6 +195,15 @@ class _Engine:
         last row a page asks for (`limit + 1`) is there to tell whether there are more."""
         raise NotImplementedError
 
+    def bonus(self, title: SearchQuery | None, exact: SearchQuery | None, params: Params) -> str:
+        """SQL added to an item's score: TITLE_BONUS when it is a document whose title holds
+        `title`, EXACT_BONUS when it matches `exact`."""
+        raise NotImplementedError
+
+    def missing_sql(self, words: list[str], params: Params) -> str:
+        """One row: for each word, whether it matches nothing in the index."""
+        raise NotImplementedError
+
     def creator_matches(self, table: str) -> str:
         raise NotImplementedError
 
@@ -213,6 +235,30 @@ class _SQLite(_Engine):
 
     def __init__(self, query: SearchQuery, params: dict[str, Any]) -> None:
         params["m"] = to_fts5(query)
+        self.score_bonus = ""
+
+    def bonus(self, title: SearchQuery | None, exact: SearchQuery | None, params: Params) -> str:
+        parts = []
+        if title is not None:
+            params["title_m"] = to_fts5(title)
+            parts.append(
+                "CASE WHEN search_fts.rowid IN (SELECT rowid FROM search_titles "
+                f"WHERE search_titles MATCH :title_m) THEN {TITLE_BONUS} ELSE 0.0 END"
+            )
+        if exact is not None:
+            params["exact_m"] = to_fts5(exact)
+            parts.append(
+                "CASE WHEN search_fts.rowid IN (SELECT rowid FROM search_fts "
+                f"WHERE search_fts MATCH :exact_m) THEN {EXACT_BONUS} ELSE 0.0 END"
+            )
+        return "".join(f" + {p}" for p in parts)
+
+    def missing_sql(self, words: list[str], params: Params) -> str:
+        checks = []
+        for k, word in enumerate(words):
+            params[f"w{k}"] = to_fts5(SearchQuery(groups=[[Word(word)]]))
+            checks.append(f"NOT EXISTS (SELECT 1 FROM search_fts WHERE search_fts MATCH :w{k})")
+        return "SELECT " + ", ".join(checks)
 
     def hits_sql(self, conditions: list[str], cursor: bool, params: dict[str, Any]) -> str:
         # without a filter, search_items is not needed to rank: the index alone answers
@@ -231,7 +277,8 @@ class _SQLite(_Engine):
         # rowid = ...): computed in the ranking query, they would be made for every match.
         return (
             "WITH best AS ("
-            "SELECT search_fts.rowid AS rid, -bm25(search_fts, 10.0, 1.0) AS score "
+            f"SELECT search_fts.rowid AS rid, -bm25(search_fts, 10.0, 1.0){self.score_bonus} "
+            "AS score "
             f"FROM {source} WHERE {self.match}{where} ORDER BY score DESC, rid LIMIT :n), "
             f"{_NUMBERED_TOP} "
             "SELECT top.rid, top.score, i.type, i.item_id, i.document_id, "
@@ -287,6 +334,40 @@ class _PostgreSQL(_Engine):
         params.update(binds)
         self.tsquery = tsquery
         self.match = f"i.tsv @@ {tsquery}"
+        self.score_bonus = ""
+
+    def bonus(self, title: SearchQuery | None, exact: SearchQuery | None, params: Params) -> str:
+        parts = []
+        if title is not None:
+            tsquery, binds = to_tsquery_sql(title, config=PG_SEARCH_CONFIG, param_prefix="tt")
+            params.update(binds)
+            # every lexeme of the query restricted to weight A, the title's: 'x' -> 'x':A
+            params.update({"title_re1": "':\\*", "title_to1": "':*A", "title_re2": "'(?=[ )]|$)"})
+            params["title_to2"] = "':A"
+            in_title = (
+                f"regexp_replace(regexp_replace(({tsquery})::text, :title_re1, :title_to1, "
+                "'g'), :title_re2, :title_to2, 'g')::tsquery"
+            )
+            parts.append(
+                f"CASE WHEN i.type = 'document' AND i.tsv @@ {in_title} THEN {TITLE_BONUS} "
+                "ELSE 0.0 END"
+            )
+        if exact is not None:
+            tsquery, binds = to_tsquery_sql(exact, config=PG_SEARCH_CONFIG, param_prefix="te")
+            params.update(binds)
+            parts.append(f"CASE WHEN i.tsv @@ {tsquery} THEN {EXACT_BONUS} ELSE 0.0 END")
+        return "".join(f" + {p}" for p in parts)
+
+    def missing_sql(self, words: list[str], params: Params) -> str:
+        params["w_config"] = PG_SEARCH_CONFIG
+        checks = []
+        for k, word in enumerate(words):
+            params[f"w{k}"] = word
+            checks.append(
+                "NOT EXISTS (SELECT 1 FROM search_items "
+                f"WHERE tsv @@ plainto_tsquery(:w_config, :w{k}))"
+            )
+        return "SELECT " + ", ".join(checks)
 
     def hits_sql(self, conditions: list[str], cursor: bool, params: dict[str, Any]) -> str:
         where = "".join(f" AND {c}" for c in conditions)
@@ -330,7 +411,8 @@ class _PostgreSQL(_Engine):
         return (
             "WITH best AS (SELECT rid, score FROM ("
             f"SELECT i.rid, ts_rank_cd({PG_WEIGHTS}, i.tsv, {self.tsquery}, "
-            f"{PG_NORMALIZATION})::float8 AS score FROM {self.source} WHERE {self.match}{where}"
+            f"{PG_NORMALIZATION})::float8{self.score_bonus} AS score "
+            f"FROM {self.source} WHERE {self.match}{where}"
             f") AS hits{after} ORDER BY score DESC, rid LIMIT :n), {_NUMBERED_TOP} "
             "SELECT top.rid, top.score, i.type, i.item_id, i.document_id, "
             f"coalesce(d.title, c.statement, ''), {body_snippet}, {headline(title)} "
@@ -578,7 +660,10 @@ def _check_position(after: _Position, ranking: str, version: int) -> None:
 
 
 def _display_score(score: float) -> float:
-    return float(f"{score:.6g}")
+    """Six significant digits of the engine's score, after any bonus (see TITLE_BONUS),
+    which is kept whole: ts_rank_cd's small scores stay apart above 1,000."""
+    bonus = math.floor(score / TITLE_BONUS) * TITLE_BONUS if score >= TITLE_BONUS else 0.0
+    return bonus + float(f"{score - bonus:.6g}")
 
 
 def search(
@@ -592,7 +677,12 @@ def search(
 ) -> Results:
     """Items matching the search text `q`, best first. BadQuery when `q` cannot be parsed,
     or when `cursor` is not a cursor of this search as the archive now stands. `version`
-    is `changes.latest(session)` when the caller has read it already."""
+    is `changes.latest(session)` when the caller has read it already.
+
+    A word that matches nothing in the index is read as its nearest words (see
+    `archive.typos`), and `corrections` says so. Its words are looked up only when the
+    search finds nothing, or when it has alternatives (`OR`), one of which might be
+    misspelled: a search that finds something without alternatives has none."""
     filters = filters or Filters()
     filters.check()
     if not 1 <= limit <= MAX_LIMIT:
@@ -604,34 +694,138 @@ def search(
         version = changes.latest(session)
     if after is not None:
         _check_position(after, ranking, version)
-    params: dict[str, Any] = {}
-    engine = _engine_for(session, query, params)
-    conditions, claim_documents = _conditions(filters, engine, params)
-
-    hit_params = dict(params, n=limit + 1, shown=limit)
-    if after is not None:
-        hit_params["after_score"], hit_params["after_rid"] = after.score, after.rid
-    rows = engine.rows(
-        session, engine.hits_sql(conditions, after is not None, hit_params), hit_params
-    )
-    more = len(rows) > limit
-    rows = rows[:limit]
-    items = [_hit(row) for row in rows]
-    total, facets = _facets(session, engine, conditions, claim_documents, params)
+    found = _run(session, query, None, filters, limit, after)
+    corrections: list[typos.Correction] = []
+    if found.total == 0 or any(len(group) > 1 for group in query.groups):
+        corrected, corrections, exact = _corrected(session, query, version)
+        if corrections:
+            found = _run(session, corrected, exact, filters, limit, after)
     next_cursor = None
-    if more:
-        rid, score = rows[-1][0], rows[-1][1]
+    if found.more:
+        rid, score = found.rows[-1][0], found.rows[-1][1]
         next_cursor = encode_cursor(
             {"score": float(score), "rid": int(rid), "for": ranking, "at": version}
         )
     return Results(
         query=q,
-        total=total,
-        items=items,
-        facets=facets,
+        total=found.total,
+        items=[_hit(row) for row in found.rows],
+        facets=found.facets,
         next_cursor=next_cursor,
         ignored=list(query.ignored),
+        corrections=corrections,
     )
+
+
+@dataclass
+class _Found:
+    rows: list[Any]
+    more: bool
+    total: int
+    facets: dict[str, list[dict[str, Any]]]
+
+
+def _run(
+    session: Session,
+    query: SearchQuery,
+    exact: SearchQuery | None,
+    filters: Filters,
+    limit: int,
+    after: _Position | None,
+) -> _Found:
+    """One search: a page of rows from `after`, the total and the facets. Documents whose
+    title holds the whole query come first, then (when `exact` is given) items that match
+    `exact`, the query without its corrected words."""
+    params: dict[str, Any] = {}
+    engine = _engine_for(session, query, params)
+    conditions, claim_documents = _conditions(filters, engine, params)
+    hit_params = dict(params, n=limit + 1, shown=limit)
+    engine.score_bonus = engine.bonus(SearchQuery(groups=query.groups), exact, hit_params)
+    if after is not None:
+        hit_params["after_score"], hit_params["after_rid"] = after.score, after.rid
+    rows = engine.rows(
+        session, engine.hits_sql(conditions, after is not None, hit_params), hit_params
+    )
+    total, facets = _facets(session, engine, conditions, claim_documents, params)
+    return _Found(rows[:limit], len(rows) > limit, total, facets)
+
+
+def _corrected(
+    session: Session, query: SearchQuery, version: int
+) -> tuple[SearchQuery, list[typos.Correction], SearchQuery | None]:
+    """The query with each word that matches nothing in the index read as its nearest
+    words; the corrections made; and the query without the corrected words, when some
+    alternatives (OR) are left in every group (else None: nothing can match it)."""
+    typed: dict[str, str] = {}  # folded word -> as first typed
+    for group in query.groups:
+        for term in group:
+            words = (
+                term.words
+                if isinstance(term, Phrase)
+                else ((term.text,) if isinstance(term, Word) else ())
+            )
+            for word in words:
+                folded = fold_word(word)
+                if typos.correctable(folded):
+                    typed.setdefault(folded, word)
+    if not typed:
+        return query, [], None
+    missing = _missing(session, list(typed))
+    if not missing:
+        return query, [], None
+    vocabulary = typos.vocabulary(session, version)
+    nearest = {word: vocabulary.nearest(word) for word in missing}
+    candidates = sorted({w for words in nearest.values() for w in words})
+    absent = _missing(session, candidates) if candidates else set()
+    read_as = {
+        word: tuple([w for w in words if w not in absent][: typos.MAX_READ_AS])
+        for word, words in nearest.items()
+    }
+    read_as = {word: words for word, words in read_as.items() if words}
+    if not read_as:
+        return query, [], None
+    corrections = [
+        typos.Correction(typed[word], read_as[word]) for word in typed if word in read_as
+    ]
+    groups: list[OrGroup] = []
+    exact_groups: list[OrGroup] = []
+    for group in query.groups:
+        terms: list[Term] = []
+        kept: list[Term] = []
+        for term in group:
+            readings = _readings(term, read_as)
+            if readings is None:
+                kept.append(term)
+                readings = [term]
+            terms.extend(t for t in readings if t not in terms)
+        groups.append(terms)
+        exact_groups.append(kept)
+    exact = None
+    if all(exact_groups) and exact_groups != groups:
+        exact = SearchQuery(groups=exact_groups)
+    return SearchQuery(groups, query.excluded, query.ignored), corrections, exact
+
+
+def _readings(term: Term, read_as: dict[str, tuple[str, ...]]) -> list[Term] | None:
+    """The terms `term` is read as, or None when none of its words is corrected."""
+    if isinstance(term, Prefix):
+        return None
+    if isinstance(term, Word):
+        words = read_as.get(fold_word(term.text))
+        return None if words is None else [Word(w) for w in words]
+    choices = [read_as.get(fold_word(w), (w,)) for w in term.words]
+    if all(len(c) == 1 and c[0] == w for c, w in zip(choices, term.words, strict=True)):
+        return None
+    return [Phrase(words) for words in islice(product(*choices), MAX_PHRASE_READINGS)]
+
+
+def _missing(session: Session, words: list[str]) -> set[str]:
+    """Which of these words match nothing in the whole index (as the search matches them,
+    stemmed)."""
+    params: Params = {}
+    engine = _engine_for(session, SearchQuery(groups=[[Word(words[0])]]), {})
+    row = engine.rows(session, engine.missing_sql(words, params), params)[0]
+    return {word for word, absent in zip(words, row, strict=True) if absent}
 
 
 def _hit(row: Sequence[Any]) -> Hit:
