@@ -27,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -76,6 +77,15 @@ TITLE_BONUS = 1000.0
 EXACT_BONUS = 2000.0
 #: At most this many phrases replace a phrase with corrected words.
 MAX_PHRASE_READINGS = 4
+#: A text longer than this (in characters) gets its snippet from a window of WINDOW
+#: characters around the first place that holds a word of the query, rather than from the
+#: whole text: FTS5's snippet() and ts_headline read every match of the whole text, which
+#: took a minute (SQLite) or three seconds (PostgreSQL) for a common word of a 5 MB text.
+LONG_TEXT = 50_000
+WINDOW = 3_000
+WINDOW_BEFORE = 100  # characters of the window before the place found
+#: Words of the query looked for in a long text's window, at most.
+MAX_NEEDLES = 4
 START, STOP = "\x02", "\x03"
 ELLIPSIS = "…"
 
@@ -162,6 +172,60 @@ def plain_snippet(marked: str) -> tuple[str, list[list[int]]]:
             pending_space = False
             out.append(ch)
     return "".join(out), highlights
+
+
+_TOKEN = re.compile(r"\w+")
+
+
+def needles(query: SearchQuery) -> list[str]:
+    """What marks a long text's window (see LONG_TEXT): a phrase's words as typed, and a
+    word's first letters, which its other endings share (`delegat` of "delegates"); lower
+    case, in the query's order. The window is around the first one the text holds."""
+    found: list[str] = []
+    for group in query.groups:
+        for term in group:
+            if isinstance(term, Phrase):
+                needle = " ".join(term.words).lower()
+            else:
+                needle = _word_needle(term.text.lower())
+            if needle not in found:
+                found.append(needle)
+    return found[:MAX_NEEDLES]
+
+
+def _word_needle(word: str) -> str:
+    return word if len(word) <= 4 else word[: max(4, len(word) - 2)]
+
+
+def window_snippet(window: str, marks: list[str]) -> str:
+    """A snippet of SNIPPET_TOKENS words of a long text's window, with START/STOP around
+    the words that begin like a needle's words, from a little before the first of them."""
+    words = {_word_needle(w) for needle in marks for w in needle.split()}
+    tokens = list(_TOKEN.finditer(window))[1:]  # the window may begin inside a word
+    if not tokens:
+        return ""
+
+    def marked(token: re.Match[str]) -> bool:
+        folded = token.group().lower()
+        return any(folded.startswith(w) for w in words)
+
+    first = 0
+    for needle in marks:  # around the first needle found, as the window was chosen
+        heads = {_word_needle(w) for w in needle.split()}
+        found = (k for k, t in enumerate(tokens) if t.group().lower().startswith(tuple(heads)))
+        first = next(found, -1)
+        if first >= 0:
+            break
+    first = max(first, 0)
+    low = max(0, first - SNIPPET_TOKENS // 4)
+    shown = tokens[low : low + SNIPPET_TOKENS]
+    out, at = [ELLIPSIS], shown[0].start()
+    for token in shown:
+        out.append(window[at : token.start()])
+        out.append(f"{START}{token.group()}{STOP}" if marked(token) else token.group())
+        at = token.end()
+    out.append(ELLIPSIS)
+    return "".join(out)
 
 
 def _best_snippet(body: str | None, title: str | None) -> tuple[str, list[list[int]]]:
@@ -268,10 +332,24 @@ class _SQLite(_Engine):
             where += " AND (score < :after_score OR (score = :after_score AND rid > :after_rid))"
 
         def snippet(column: int) -> str:
+            shown = "top.place <= :shown"
+            if column == 1:
+                shown += f" AND length(search_fts.body) <= {LONG_TEXT}"
             return (
-                f"CASE WHEN top.place <= :shown THEN snippet(search_fts, {column}, char(2), "
+                f"CASE WHEN {shown} THEN snippet(search_fts, {column}, char(2), "
                 f"char(3), '{ELLIPSIS}', {SNIPPET_TOKENS}) END"
             )
+
+        first = ", ".join(
+            f"nullif(instr(lower(search_fts.body), :needle_{k}), 0)"
+            for k in range(len(params.get("needles", ())))
+        )
+        start = f"max(1, coalesce({first}, 1) - {WINDOW_BEFORE})" if first else "1"
+        window = (
+            f"CASE WHEN top.place <= :shown AND length(search_fts.body) > {LONG_TEXT} THEN "
+            f"substr(search_fts.body, CASE WHEN {start} > length(search_fts.body) THEN 1 "
+            f"ELSE {start} END, {WINDOW}) END"
+        )
 
         # The snippets come from a second look-up of each of the top rows (MATCH with
         # rowid = ...): computed in the ranking query, they would be made for every match.
@@ -282,7 +360,7 @@ class _SQLite(_Engine):
             f"FROM {source} WHERE {self.match}{where} ORDER BY score DESC, rid LIMIT :n), "
             f"{_NUMBERED_TOP} "
             "SELECT top.rid, top.score, i.type, i.item_id, i.document_id, "
-            f"coalesce(d.title, c.statement, ''), {snippet(1)}, {snippet(0)} "
+            f"coalesce(d.title, c.statement, ''), {snippet(1)}, {snippet(0)}, {window} "
             "FROM top CROSS JOIN search_fts CROSS JOIN search_items i ON i.rid = top.rid "
             "LEFT JOIN documents d ON d.id = i.document_id "
             "LEFT JOIN claims c ON i.type = 'claim' AND c.id = i.item_id "
@@ -381,8 +459,22 @@ class _PostgreSQL(_Engine):
             f"MinWords={SNIPPET_TOKENS // 2}, ShortWord=3, FragmentDelimiter={ELLIPSIS}, "
         )
         params["headline"] = options + "MaxFragments=1"
+        # A long text is read once, in `ft`, to find its window in `bw`: where the first
+        # needle found occurs, in lower case or capitalized (lower() of 5 MB takes 100 ms).
+        first = ", ".join(
+            f"nullif(strpos(ft.full, {case}(:needle_{k})), 0)"
+            for k in range(len(params.get("needles", ())))
+            for case in ("", "initcap")
+        )
+        start = f"greatest(1, coalesce({first}, 1) - {WINDOW_BEFORE})" if first else "1"
+        full_text = (
+            "CROSS JOIN LATERAL (SELECT t.text || '' AS full, "
+            f"octet_length(t.text) > {LONG_TEXT} AS long OFFSET 0) AS ft "
+            "CROSS JOIN LATERAL (SELECT CASE WHEN ft.long THEN "
+            f"substr(ft.full, {start}, {WINDOW}) ELSE ft.full END AS shown OFFSET 0) AS bw "
+        )
         body = (
-            "CASE i.type WHEN 'document' THEN t.text "
+            "CASE i.type WHEN 'document' THEN bw.shown "
             "WHEN 'span' THEN s.exact || coalesce(E'\\n' || s.note, '') "
             "ELSE c.statement || coalesce(E'\\n' || c.note, '') END"
         )
@@ -415,14 +507,14 @@ class _PostgreSQL(_Engine):
             f"FROM {self.source} WHERE {self.match}{where}"
             f") AS hits{after} ORDER BY score DESC, rid LIMIT :n), {_NUMBERED_TOP} "
             "SELECT top.rid, top.score, i.type, i.item_id, i.document_id, "
-            f"coalesce(d.title, c.statement, ''), {body_snippet}, {headline(title)} "
+            f"coalesce(d.title, c.statement, ''), {body_snippet}, {headline(title)}, NULL "
             "FROM top JOIN search_items i ON i.rid = top.rid "
             "LEFT JOIN documents d ON d.id = i.document_id "
             "LEFT JOIN document_texts t ON i.type = 'document' "
             "AND t.document_id = d.id AND t.revision = d.revision "
             "LEFT JOIN spans s ON i.type = 'span' AND s.id = i.item_id "
             "LEFT JOIN claims c ON i.type = 'claim' AND c.id = i.item_id "
-            f"CROSS JOIN LATERAL (SELECT {headline(body)} AS h) AS hb "
+            f"{full_text}CROSS JOIN LATERAL (SELECT {headline(body)} AS h) AS hb "
             "ORDER BY top.place"
         )
 
@@ -740,12 +832,17 @@ def _run(
     engine = _engine_for(session, query, params)
     conditions, claim_documents = _conditions(filters, engine, params)
     hit_params = dict(params, n=limit + 1, shown=limit)
+    marks = needles(query)
+    hit_params["needles"] = marks
+    for k, needle in enumerate(marks):
+        hit_params[f"needle_{k}"] = needle
     engine.score_bonus = engine.bonus(SearchQuery(groups=query.groups), exact, hit_params)
     if after is not None:
         hit_params["after_score"], hit_params["after_rid"] = after.score, after.rid
-    rows = engine.rows(
-        session, engine.hits_sql(conditions, after is not None, hit_params), hit_params
-    )
+    sql = engine.hits_sql(conditions, after is not None, hit_params)
+    del hit_params["needles"]
+    rows = engine.rows(session, sql, hit_params)
+    rows = [_windowed(row, marks) for row in rows]
     total, facets = _facets(session, engine, conditions, claim_documents, params)
     return _Found(rows[:limit], len(rows) > limit, total, facets)
 
@@ -826,6 +923,13 @@ def _missing(session: Session, words: list[str]) -> set[str]:
     engine = _engine_for(session, SearchQuery(groups=[[Word(words[0])]]), {})
     row = engine.rows(session, engine.missing_sql(words, params), params)[0]
     return {word for word, absent in zip(words, row, strict=True) if absent}
+
+
+def _windowed(row: Sequence[Any], marks: list[str]) -> Sequence[Any]:
+    """The row with a long text's window (its last column) made into its snippet."""
+    if row[-1] is None:
+        return row[:-1]
+    return (*row[:6], window_snippet(row[-1], marks), row[7])
 
 
 def _hit(row: Sequence[Any]) -> Hit:

@@ -128,3 +128,26 @@ def test_cyrillic_yo_folds_both_ways(writer: TestClient) -> None:
     doc = created.json()["id"]
     for q in ("Хрущёв", "Хрущев", "ХРУЩЕВ", "ёлка", "Елка"):
         assert ("document", doc) in ids(search(writer, q)), q
+
+
+def test_a_long_text_shows_its_match_from_a_window(writer: TestClient) -> None:
+    filler = " ".join(["plenum report committee delegate"] * 20_000)  # 660 KB
+    created = writer.post(
+        "/v1/documents",
+        json={
+            "title": "Minutes",
+            "text": filler + " At last Ignatiev's name appears, and the plenum ends.",
+        },
+    )
+    assert created.status_code == 201
+    doc = created.json()["id"]
+    for q, word in (
+        ("Ignatiev", "Ignatiev"),
+        ("plenum", "plenum"),
+        ("Ignatiev plenum", "Ignatiev"),
+    ):
+        body = search(writer, q, document=doc, type="document")
+        (item,) = body["items"]
+        snippet = item["snippet"]
+        assert len(snippet) < 400
+        assert word in [snippet[a:b] for a, b in item["highlights"]], (q, snippet)
