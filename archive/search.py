@@ -268,6 +268,10 @@ class _Engine:
         """One row: for each word, whether it matches nothing in the index."""
         raise NotImplementedError
 
+    def prefix_conditions(self, query: SearchQuery, params: Params) -> list[str]:
+        """Conditions that keep a `prefix*` to the words it begins as written."""
+        return []
+
     def creator_matches(self, table: str) -> str:
         raise NotImplementedError
 
@@ -316,6 +320,20 @@ class _SQLite(_Engine):
                 f"WHERE search_fts MATCH :exact_m) THEN {EXACT_BONUS} ELSE 0.0 END"
             )
         return "".join(f" + {p}" for p in parts)
+
+    def prefix_conditions(self, query: SearchQuery, params: Params) -> list[str]:
+        # The porter index reads a prefix stemmed, and "news" stems to "new": `news*` would
+        # find "new". A prefix that is a group of its own must also begin a word of the
+        # unstemmed index (search_words). (Among alternatives it is left stemmed.)
+        conditions = []
+        for k, group in enumerate(query.groups):
+            if len(group) == 1 and isinstance(group[0], Prefix):
+                params[f"prefix_{k}"] = to_fts5(SearchQuery(groups=[group]))
+                conditions.append(
+                    "search_fts.rowid IN (SELECT rowid FROM search_words "
+                    f"WHERE search_words MATCH :prefix_{k})"
+                )
+        return conditions
 
     def missing_sql(self, words: list[str], params: Params) -> str:
         checks = []
@@ -831,6 +849,7 @@ def _run(
     params: dict[str, Any] = {}
     engine = _engine_for(session, query, params)
     conditions, claim_documents = _conditions(filters, engine, params)
+    conditions += engine.prefix_conditions(query, params)
     hit_params = dict(params, n=limit + 1, shown=limit)
     marks = needles(query)
     hit_params["needles"] = marks

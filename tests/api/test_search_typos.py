@@ -151,3 +151,11 @@ def test_a_long_text_shows_its_match_from_a_window(writer: TestClient) -> None:
         snippet = item["snippet"]
         assert len(snippet) < 400
         assert word in [snippet[a:b] for a, b in item["highlights"]], (q, snippet)
+
+
+def test_a_prefix_finds_the_words_it_begins_not_their_stems(client: TestClient) -> None:
+    new = ids(search(client, "new"))
+    news = ids(search(client, "news*"))
+    assert ("claim", "nyt-full-text-5-june-1956") in new  # "The New York Times"
+    assert ("claim", "nyt-full-text-5-june-1956") not in news
+    assert news and len(news) < len(new)
