@@ -430,6 +430,12 @@ class _PostgreSQL(_Engine):
         params.update(binds)
         self.tsquery = tsquery
         self.match = f"i.tsv @@ {tsquery}"
+        if any(isinstance(term, Phrase) for group in query.groups for term in group):
+            # a phrase late in a long text is only in its chunks (migration 0004)
+            self.match = (
+                f"i.rid IN (SELECT rid FROM search_items WHERE tsv @@ {tsquery} "
+                f"UNION SELECT rid FROM search_chunks WHERE tsv @@ {tsquery})"
+            )
         self.score_bonus = ""
 
     def bonus(self, title: SearchQuery | None, exact: SearchQuery | None, params: Params) -> str:
@@ -569,6 +575,16 @@ def _engine_for(session: Session, query: SearchQuery, params: dict[str, Any]) ->
     if session.get_bind().dialect.name == "postgresql":
         return _PostgreSQL(query, params)
     return _SQLite(query, params)
+
+
+def _prefer_the_index(session: Session) -> None:
+    """On PostgreSQL, have this transaction's searches use the GIN index. The planner
+    counts a table of large (TOASTed) tsvectors as small and reads it whole (a scan of the
+    table or of another index), decompressing every text's vector: 200 ms for a word in 6
+    of 10,000 documents, against 4 ms from the index. Bitmap scans are left."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SET LOCAL enable_seqscan = off"))
+        session.execute(text("SET LOCAL enable_indexscan = off"))
 
 
 # --- filters -------------------------------------------------------------------------------
@@ -804,6 +820,7 @@ def search(
         version = changes.latest(session)
     if after is not None:
         _check_position(after, ranking, version)
+    _prefer_the_index(session)
     found = _run(session, query, None, filters, limit, after)
     corrections: list[typos.Correction] = []
     if found.total == 0 or any(len(group) > 1 for group in query.groups):

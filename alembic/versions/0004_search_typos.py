@@ -20,7 +20,9 @@ Create Date: 2026-12-03 18:10:00
   so that very common words are indexed as FTS5 indexes them; `search_words` holds every
   word (`archive_words`: unaccented, lower case, unstemmed) that `search_vector` has
   indexed. Words are added, never removed: search checks a correction against the index
-  before using it. Every item is indexed again.
+  before using it. A document text over 50,000 characters is also indexed in overlapping
+  chunks (`search_chunks`), since a tsvector keeps word positions up to 16,383 only: search
+  looks for phrases there too. Every item is indexed again.
 """
 
 import re
@@ -261,6 +263,40 @@ _REINDEX = [
 ]
 
 
+# A tsvector keeps word positions up to 16,383 only (and 256 per word), so a phrase late in
+# a long text cannot be matched there: a document text over CHUNKED characters is also
+# indexed in overlapping chunks (search_chunks), which search consults for phrases.
+CHUNKED = 50_000
+CHUNK = 10_000
+CHUNK_OVERLAP = 500
+
+_CHUNKS = [
+    "CREATE TABLE search_chunks ("
+    " rid bigint NOT NULL REFERENCES search_items (rid) ON DELETE CASCADE,"
+    " chunk integer NOT NULL,"
+    " tsv tsvector NOT NULL,"
+    " PRIMARY KEY (rid, chunk))",
+    f"""
+CREATE FUNCTION search_chunks_trigger() RETURNS trigger
+LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+BEGIN
+    DELETE FROM search_chunks WHERE rid = NEW.rid;
+    INSERT INTO search_chunks (rid, chunk, tsv)
+    SELECT NEW.rid, k, to_tsvector('{_CONFIG}',
+                                   substr(t.text, k * {CHUNK} + 1, {CHUNK + CHUNK_OVERLAP}))
+    FROM documents d
+    JOIN document_texts t ON t.document_id = d.id AND t.revision = d.revision
+    CROSS JOIN LATERAL generate_series(0, (length(t.text) - 1) / {CHUNK}) AS k
+    WHERE d.id = NEW.item_id AND length(t.text) > {CHUNKED};
+    RETURN NULL;
+END
+$$""",
+    "CREATE TRIGGER search_items_chunks AFTER INSERT OR UPDATE OF tsv ON search_items "
+    "FOR EACH ROW WHEN (NEW.type = 'document') EXECUTE FUNCTION search_chunks_trigger()",
+    "CREATE INDEX ix_search_chunks_tsv ON search_chunks USING gin (tsv)",
+]
+
+
 def _postgresql_upgrade() -> list[str]:
     return [
         "CREATE TEXT SEARCH DICTIONARY archive_english_stem "
@@ -275,12 +311,16 @@ def _postgresql_upgrade() -> list[str]:
         "CREATE TABLE search_words (word text PRIMARY KEY)",
         _ADD_WORDS,
         _SEARCH_VECTOR,
+        *_CHUNKS,
         *_REINDEX,
     ]
 
 
 def _postgresql_downgrade() -> list[str]:
     return [
+        "DROP TRIGGER IF EXISTS search_items_chunks ON search_items",
+        "DROP FUNCTION IF EXISTS search_chunks_trigger()",
+        "DROP TABLE IF EXISTS search_chunks",
         _OLD_SEARCH_VECTOR,
         "DROP FUNCTION IF EXISTS search_add_words(text)",
         "DROP TABLE IF EXISTS search_words",

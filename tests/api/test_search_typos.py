@@ -159,3 +159,18 @@ def test_a_prefix_finds_the_words_it_begins_not_their_stems(client: TestClient) 
     assert ("claim", "nyt-full-text-5-june-1956") in new  # "The New York Times"
     assert ("claim", "nyt-full-text-5-june-1956") not in news
     assert news and len(news) < len(new)
+
+
+def test_a_phrase_late_in_a_long_text_is_found(writer: TestClient) -> None:
+    # 100,000 words: past the 16,383 word positions a PostgreSQL tsvector keeps
+    filler = " ".join(["plenum report committee delegate the"] * 20_000)
+    created = writer.post(
+        "/v1/documents",
+        json={"title": "Minutes", "text": filler + " Then the secret police chief spoke."},
+    )
+    assert created.status_code == 201
+    doc = created.json()["id"]
+    body = search(writer, '"secret police chief"', document=doc)
+    assert ids(body) == [("document", doc)]
+    assert "secret police chief" in body["items"][0]["snippet"]
+    assert search(writer, '"police secret chief"', document=doc)["total"] == 0
