@@ -27,6 +27,8 @@ from rapidfuzz.distance import OSA
 from sqlalchemy import text
 from sqlmodel import Session
 
+from archive.db import driver_rows
+
 MIN_LENGTH = 3
 MAX_READ_AS = 3
 
@@ -74,7 +76,8 @@ class Vocabulary:
         return sorted(found)
 
 
-_cache_lock = threading.Lock()
+#: Held while a vocabulary is read: concurrent searches wait for one reading.
+_load_lock = threading.Lock()
 _cache: dict[str, tuple[int, Vocabulary]] = {}
 
 
@@ -82,15 +85,19 @@ def vocabulary(session: Session, version: int) -> Vocabulary:
     """This database's vocabulary as it stands at data version `version`."""
     bind = session.get_bind()
     key = getattr(bind, "engine", bind).url.render_as_string(hide_password=True)
-    with _cache_lock:
-        cached = _cache.get(key)
+    cached = _cache.get(key)
     if cached is not None and cached[0] == version:
         return cached[1]
-    if bind.dialect.name == "postgresql":
-        sql = "SELECT word FROM search_words"
-    else:
-        sql = "SELECT term FROM search_vocabulary"
-    loaded = Vocabulary([row[0] for row in session.execute(text(sql))])
-    with _cache_lock:
+    with _load_lock:
+        cached = _cache.get(key)
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        if bind.dialect.name == "postgresql":
+            words = session.execute(text("SELECT word FROM search_words")).scalars().all()
+        else:
+            words = [
+                row[0] for row in driver_rows(session, "SELECT term FROM search_vocabulary", {})
+            ]
+        loaded = Vocabulary(list(words))
         _cache[key] = (version, loaded)
     return loaded
