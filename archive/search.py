@@ -12,7 +12,13 @@ note). :func:`search` runs a query parsed by :mod:`archive.search_query`:
   characters U+0002/U+0003 (the index never holds them), which are then removed and
   recorded as code-point offsets into the plain snippet;
 - filters and facets apply to an item's document: a span belongs to its document, a claim
-  to the documents its evidence quotes.
+  to the documents its evidence quotes;
+- a document whose title holds the whole query scores TITLE_BONUS more (SQLite reads this
+  from `search_titles`, an index of titles alone), so that it ranks first;
+- a word that matches nothing is read as its nearest words (`archive.typos`), and then the
+  items that match the query as typed score EXACT_BONUS more;
+- a long text's snippet comes from a window around the query's first word (LONG_TEXT), and
+  on PostgreSQL a phrase is also looked for in a long text's chunks (`search_chunks`).
 
 :func:`candidate_documents` is the cheap first step of quote lookup: which documents contain
 the most of a handful of words.
