@@ -12,7 +12,13 @@ note). :func:`search` runs a query parsed by :mod:`archive.search_query`:
   characters U+0002/U+0003 (the index never holds them), which are then removed and
   recorded as code-point offsets into the plain snippet;
 - filters and facets apply to an item's document: a span belongs to its document, a claim
-  to the documents its evidence quotes.
+  to the documents its evidence quotes;
+- a document whose title holds the whole query scores TITLE_BONUS more (SQLite reads this
+  from `search_titles`, an index of titles alone), so that it ranks first;
+- a word that matches nothing is read as its nearest words (`archive.typos`), and then the
+  items that match the query as typed score EXACT_BONUS more;
+- a long text's snippet comes from a window around the query's first word (LONG_TEXT), and
+  on PostgreSQL a phrase is also looked for in a long text's chunks (`search_chunks`).
 
 The hot path is raw SQL, no ORM: a search is two statements driven by the full-text index
 (the best matches with their snippets; the facets, whose total is the count), and a third
@@ -24,16 +30,18 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import islice, product
 from typing import Any
 
 from sqlalchemy import text
 from sqlmodel import Session
 
-from archive import changes
+from archive import changes, typos
 from archive.db import driver_rows, folded_sql
 from archive.documents import check_published, folded_pattern, pad_published
 from archive.errors import BadQuery, InvalidInput
@@ -41,7 +49,13 @@ from archive.models import DOCUMENT_KINDS
 from archive.pagination import MAX_LIMIT, decode_cursor, encode_cursor
 from archive.search_query import (
     PG_SEARCH_CONFIG,
+    OrGroup,
+    Phrase,
+    Prefix,
     SearchQuery,
+    Term,
+    Word,
+    fold_word,
     parse,
     to_fts5,
     to_tsquery_sql,
@@ -56,6 +70,23 @@ PG_WEIGHTS = "'{0.1, 0.1, 0.1, 1.0}'"
 #: one orders the bundled corpus most like BM25 does (short, dense items first).
 PG_NORMALIZATION = 8
 SNIPPET_TOKENS = 24
+#: Added to the score of a document whose title alone holds the whole query, so that it
+#: ranks above every item that holds it only in its text (BM25 and ts_rank_cd stay far
+#: below); and of an item that matches the query as typed when it also matches some words
+#: only as corrected (`archive.typos`), so that exact matches come first.
+TITLE_BONUS = 1000.0
+EXACT_BONUS = 2000.0
+#: At most this many phrases replace a phrase with corrected words.
+MAX_PHRASE_READINGS = 4
+#: A text longer than this (in characters) gets its snippet from a window of WINDOW
+#: characters around the first place that holds a word of the query, rather than from the
+#: whole text: FTS5's snippet() and ts_headline read every match of the whole text, which
+#: took a minute (SQLite) or three seconds (PostgreSQL) for a common word of a 5 MB text.
+LONG_TEXT = 50_000
+WINDOW = 3_000
+WINDOW_BEFORE = 100  # characters of the window before the place found
+#: Words of the query looked for in a long text's window, at most.
+MAX_NEEDLES = 4
 START, STOP = "\x02", "\x03"
 ELLIPSIS = "…"
 
@@ -105,6 +136,7 @@ class Results:
     facets: dict[str, list[dict[str, Any]]]
     next_cursor: str | None = None
     ignored: list[str] = field(default_factory=list)
+    corrections: list[typos.Correction] = field(default_factory=list)
 
 
 # --- snippets ------------------------------------------------------------------------------
@@ -143,6 +175,60 @@ def plain_snippet(marked: str) -> tuple[str, list[list[int]]]:
     return "".join(out), highlights
 
 
+_TOKEN = re.compile(r"\w+")
+
+
+def needles(query: SearchQuery) -> list[str]:
+    """What marks a long text's window (see LONG_TEXT): a phrase's words as typed, and a
+    word's first letters, which its other endings share (`delegat` of "delegates"); lower
+    case, in the query's order. The window is around the first one the text holds."""
+    found: list[str] = []
+    for group in query.groups:
+        for term in group:
+            if isinstance(term, Phrase):
+                needle = " ".join(term.words).lower()
+            else:
+                needle = _word_needle(term.text.lower())
+            if needle not in found:
+                found.append(needle)
+    return found[:MAX_NEEDLES]
+
+
+def _word_needle(word: str) -> str:
+    return word if len(word) <= 4 else word[: max(4, len(word) - 2)]
+
+
+def window_snippet(window: str, marks: list[str]) -> str:
+    """A snippet of SNIPPET_TOKENS words of a long text's window, with START/STOP around
+    the words that begin like a needle's words, from a little before the first of them."""
+    words = {_word_needle(w) for needle in marks for w in needle.split()}
+    tokens = list(_TOKEN.finditer(window))[1:]  # the window may begin inside a word
+    if not tokens:
+        return ""
+
+    def marked(token: re.Match[str]) -> bool:
+        folded = token.group().lower()
+        return any(folded.startswith(w) for w in words)
+
+    first = 0
+    for needle in marks:  # around the first needle found, as the window was chosen
+        heads = {_word_needle(w) for w in needle.split()}
+        found = (k for k, t in enumerate(tokens) if t.group().lower().startswith(tuple(heads)))
+        first = next(found, -1)
+        if first >= 0:
+            break
+    first = max(first, 0)
+    low = max(0, first - SNIPPET_TOKENS // 4)
+    shown = tokens[low : low + SNIPPET_TOKENS]
+    out, at = [ELLIPSIS], shown[0].start()
+    for token in shown:
+        out.append(window[at : token.start()])
+        out.append(f"{START}{token.group()}{STOP}" if marked(token) else token.group())
+        at = token.end()
+    out.append(ELLIPSIS)
+    return "".join(out)
+
+
 def _best_snippet(body: str | None, title: str | None) -> tuple[str, list[list[int]]]:
     """The body's snippet when it shows a match, else the title's when that does."""
     body_plain = plain_snippet(body or "")
@@ -173,6 +259,19 @@ class _Engine:
         snippet, title snippet). Snippets are made for the first `:shown` of them only: the
         last row a page asks for (`limit + 1`) is there to tell whether there are more."""
         raise NotImplementedError
+
+    def bonus(self, title: SearchQuery | None, exact: SearchQuery | None, params: Params) -> str:
+        """SQL added to an item's score: TITLE_BONUS when it is a document whose title holds
+        `title`, EXACT_BONUS when it matches `exact`."""
+        raise NotImplementedError
+
+    def missing_sql(self, words: list[str], params: Params) -> str:
+        """One row: for each word, whether it matches nothing in the index."""
+        raise NotImplementedError
+
+    def prefix_conditions(self, query: SearchQuery, params: Params) -> list[str]:
+        """Conditions that keep a `prefix*` to the words it begins as written."""
+        return []
 
     def creator_matches(self, table: str) -> str:
         raise NotImplementedError
@@ -205,6 +304,44 @@ class _SQLite(_Engine):
 
     def __init__(self, query: SearchQuery, params: dict[str, Any]) -> None:
         params["m"] = to_fts5(query)
+        self.score_bonus = ""
+
+    def bonus(self, title: SearchQuery | None, exact: SearchQuery | None, params: Params) -> str:
+        parts = []
+        if title is not None:
+            params["title_m"] = to_fts5(title)
+            parts.append(
+                "CASE WHEN search_fts.rowid IN (SELECT rowid FROM search_titles "
+                f"WHERE search_titles MATCH :title_m) THEN {TITLE_BONUS} ELSE 0.0 END"
+            )
+        if exact is not None:
+            params["exact_m"] = to_fts5(exact)
+            parts.append(
+                "CASE WHEN search_fts.rowid IN (SELECT rowid FROM search_fts "
+                f"WHERE search_fts MATCH :exact_m) THEN {EXACT_BONUS} ELSE 0.0 END"
+            )
+        return "".join(f" + {p}" for p in parts)
+
+    def prefix_conditions(self, query: SearchQuery, params: Params) -> list[str]:
+        # The porter index reads a prefix stemmed, and "news" stems to "new": `news*` would
+        # find "new". A prefix that is a group of its own must also begin a word of the
+        # unstemmed index (search_words). (Among alternatives it is left stemmed.)
+        conditions = []
+        for k, group in enumerate(query.groups):
+            if len(group) == 1 and isinstance(group[0], Prefix):
+                params[f"prefix_{k}"] = to_fts5(SearchQuery(groups=[group]))
+                conditions.append(
+                    "search_fts.rowid IN (SELECT rowid FROM search_words "
+                    f"WHERE search_words MATCH :prefix_{k})"
+                )
+        return conditions
+
+    def missing_sql(self, words: list[str], params: Params) -> str:
+        checks = []
+        for k, word in enumerate(words):
+            params[f"w{k}"] = to_fts5(SearchQuery(groups=[[Word(word)]]))
+            checks.append(f"NOT EXISTS (SELECT 1 FROM search_fts WHERE search_fts MATCH :w{k})")
+        return "SELECT " + ", ".join(checks)
 
     def hits_sql(self, conditions: list[str], cursor: bool, params: dict[str, Any]) -> str:
         # without a filter, search_items is not needed to rank: the index alone answers
@@ -214,20 +351,35 @@ class _SQLite(_Engine):
             where += " AND (score < :after_score OR (score = :after_score AND rid > :after_rid))"
 
         def snippet(column: int) -> str:
+            shown = "top.place <= :shown"
+            if column == 1:
+                shown += f" AND length(search_fts.body) <= {LONG_TEXT}"
             return (
-                f"CASE WHEN top.place <= :shown THEN snippet(search_fts, {column}, char(2), "
+                f"CASE WHEN {shown} THEN snippet(search_fts, {column}, char(2), "
                 f"char(3), '{ELLIPSIS}', {SNIPPET_TOKENS}) END"
             )
+
+        first = ", ".join(
+            f"nullif(instr(lower(search_fts.body), :needle_{k}), 0)"
+            for k in range(len(params.get("needles", ())))
+        )
+        start = f"max(1, coalesce({first}, 1) - {WINDOW_BEFORE})" if first else "1"
+        window = (
+            f"CASE WHEN top.place <= :shown AND length(search_fts.body) > {LONG_TEXT} THEN "
+            f"substr(search_fts.body, CASE WHEN {start} > length(search_fts.body) THEN 1 "
+            f"ELSE {start} END, {WINDOW}) END"
+        )
 
         # The snippets come from a second look-up of each of the top rows (MATCH with
         # rowid = ...): computed in the ranking query, they would be made for every match.
         return (
             "WITH best AS ("
-            "SELECT search_fts.rowid AS rid, -bm25(search_fts, 10.0, 1.0) AS score "
+            f"SELECT search_fts.rowid AS rid, -bm25(search_fts, 10.0, 1.0){self.score_bonus} "
+            "AS score "
             f"FROM {source} WHERE {self.match}{where} ORDER BY score DESC, rid LIMIT :n), "
             f"{_NUMBERED_TOP} "
             "SELECT top.rid, top.score, i.type, i.item_id, i.document_id, "
-            f"coalesce(d.title, c.statement, ''), {snippet(1)}, {snippet(0)} "
+            f"coalesce(d.title, c.statement, ''), {snippet(1)}, {snippet(0)}, {window} "
             "FROM top CROSS JOIN search_fts CROSS JOIN search_items i ON i.rid = top.rid "
             "LEFT JOIN documents d ON d.id = i.document_id "
             "LEFT JOIN claims c ON i.type = 'claim' AND c.id = i.item_id "
@@ -279,6 +431,46 @@ class _PostgreSQL(_Engine):
         params.update(binds)
         self.tsquery = tsquery
         self.match = f"i.tsv @@ {tsquery}"
+        if any(isinstance(term, Phrase) for group in query.groups for term in group):
+            # a phrase late in a long text is only in its chunks (migration 0004)
+            self.match = (
+                f"i.rid IN (SELECT rid FROM search_items WHERE tsv @@ {tsquery} "
+                f"UNION SELECT rid FROM search_chunks WHERE tsv @@ {tsquery})"
+            )
+        self.score_bonus = ""
+
+    def bonus(self, title: SearchQuery | None, exact: SearchQuery | None, params: Params) -> str:
+        parts = []
+        if title is not None:
+            tsquery, binds = to_tsquery_sql(title, config=PG_SEARCH_CONFIG, param_prefix="tt")
+            params.update(binds)
+            # every lexeme of the query restricted to weight A, the title's: 'x' -> 'x':A
+            params.update({"title_re1": "':\\*", "title_to1": "':*A", "title_re2": "'(?=[ )]|$)"})
+            params["title_to2"] = "':A"
+            in_title = (
+                f"regexp_replace(regexp_replace(({tsquery})::text, :title_re1, :title_to1, "
+                "'g'), :title_re2, :title_to2, 'g')::tsquery"
+            )
+            parts.append(
+                f"CASE WHEN i.type = 'document' AND i.tsv @@ {in_title} THEN {TITLE_BONUS} "
+                "ELSE 0.0 END"
+            )
+        if exact is not None:
+            tsquery, binds = to_tsquery_sql(exact, config=PG_SEARCH_CONFIG, param_prefix="te")
+            params.update(binds)
+            parts.append(f"CASE WHEN i.tsv @@ {tsquery} THEN {EXACT_BONUS} ELSE 0.0 END")
+        return "".join(f" + {p}" for p in parts)
+
+    def missing_sql(self, words: list[str], params: Params) -> str:
+        params["w_config"] = PG_SEARCH_CONFIG
+        checks = []
+        for k, word in enumerate(words):
+            params[f"w{k}"] = word
+            checks.append(
+                "NOT EXISTS (SELECT 1 FROM search_items "
+                f"WHERE tsv @@ plainto_tsquery(:w_config, :w{k}))"
+            )
+        return "SELECT " + ", ".join(checks)
 
     def hits_sql(self, conditions: list[str], cursor: bool, params: dict[str, Any]) -> str:
         where = "".join(f" AND {c}" for c in conditions)
@@ -292,8 +484,22 @@ class _PostgreSQL(_Engine):
             f"MinWords={SNIPPET_TOKENS // 2}, ShortWord=3, FragmentDelimiter={ELLIPSIS}, "
         )
         params["headline"] = options + "MaxFragments=1"
+        # A long text is read once, in `ft`, to find its window in `bw`: where the first
+        # needle found occurs, in lower case or capitalized (lower() of 5 MB takes 100 ms).
+        first = ", ".join(
+            f"nullif(strpos(ft.full, {case}(:needle_{k})), 0)"
+            for k in range(len(params.get("needles", ())))
+            for case in ("", "initcap")
+        )
+        start = f"greatest(1, coalesce({first}, 1) - {WINDOW_BEFORE})" if first else "1"
+        full_text = (
+            "CROSS JOIN LATERAL (SELECT t.text || '' AS full, "
+            f"octet_length(t.text) > {LONG_TEXT} AS long OFFSET 0) AS ft "
+            "CROSS JOIN LATERAL (SELECT CASE WHEN ft.long THEN "
+            f"substr(ft.full, {start}, {WINDOW}) ELSE ft.full END AS shown OFFSET 0) AS bw "
+        )
         body = (
-            "CASE i.type WHEN 'document' THEN t.text "
+            "CASE i.type WHEN 'document' THEN bw.shown "
             "WHEN 'span' THEN s.exact || coalesce(E'\\n' || s.note, '') "
             "ELSE c.statement || coalesce(E'\\n' || c.note, '') END"
         )
@@ -322,17 +528,18 @@ class _PostgreSQL(_Engine):
         return (
             "WITH best AS (SELECT rid, score FROM ("
             f"SELECT i.rid, ts_rank_cd({PG_WEIGHTS}, i.tsv, {self.tsquery}, "
-            f"{PG_NORMALIZATION})::float8 AS score FROM {self.source} WHERE {self.match}{where}"
+            f"{PG_NORMALIZATION})::float8{self.score_bonus} AS score "
+            f"FROM {self.source} WHERE {self.match}{where}"
             f") AS hits{after} ORDER BY score DESC, rid LIMIT :n), {_NUMBERED_TOP} "
             "SELECT top.rid, top.score, i.type, i.item_id, i.document_id, "
-            f"coalesce(d.title, c.statement, ''), {body_snippet}, {headline(title)} "
+            f"coalesce(d.title, c.statement, ''), {body_snippet}, {headline(title)}, NULL "
             "FROM top JOIN search_items i ON i.rid = top.rid "
             "LEFT JOIN documents d ON d.id = i.document_id "
             "LEFT JOIN document_texts t ON i.type = 'document' "
             "AND t.document_id = d.id AND t.revision = d.revision "
             "LEFT JOIN spans s ON i.type = 'span' AND s.id = i.item_id "
             "LEFT JOIN claims c ON i.type = 'claim' AND c.id = i.item_id "
-            f"CROSS JOIN LATERAL (SELECT {headline(body)} AS h) AS hb "
+            f"{full_text}CROSS JOIN LATERAL (SELECT {headline(body)} AS h) AS hb "
             "ORDER BY top.place"
         )
 
@@ -369,6 +576,16 @@ def _engine_for(session: Session, query: SearchQuery, params: dict[str, Any]) ->
     if session.get_bind().dialect.name == "postgresql":
         return _PostgreSQL(query, params)
     return _SQLite(query, params)
+
+
+def _prefer_the_index(session: Session) -> None:
+    """On PostgreSQL, have this transaction's searches use the GIN index. The planner
+    counts a table of large (TOASTed) tsvectors as small and reads it whole (a scan of the
+    table or of another index), decompressing every text's vector: 200 ms for a word in 6
+    of 10,000 documents, against 4 ms from the index. Bitmap scans are left."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SET LOCAL enable_seqscan = off"))
+        session.execute(text("SET LOCAL enable_indexscan = off"))
 
 
 # --- filters -------------------------------------------------------------------------------
@@ -570,7 +787,10 @@ def _check_position(after: _Position, ranking: str, version: int) -> None:
 
 
 def _display_score(score: float) -> float:
-    return float(f"{score:.6g}")
+    """Six significant digits of the engine's score, after any bonus (see TITLE_BONUS),
+    which is kept whole: ts_rank_cd's small scores stay apart above 1,000."""
+    bonus = math.floor(score / TITLE_BONUS) * TITLE_BONUS if score >= TITLE_BONUS else 0.0
+    return bonus + float(f"{score - bonus:.6g}")
 
 
 def search(
@@ -584,7 +804,12 @@ def search(
 ) -> Results:
     """Items matching the search text `q`, best first. BadQuery when `q` cannot be parsed,
     or when `cursor` is not a cursor of this search as the archive now stands. `version`
-    is `changes.latest(session)` when the caller has read it already."""
+    is `changes.latest(session)` when the caller has read it already.
+
+    A word that matches nothing in the index is read as its nearest words (see
+    `archive.typos`), and `corrections` says so. Its words are looked up only when the
+    search finds nothing, or when it has alternatives (`OR`), one of which might be
+    misspelled: a search that finds something without alternatives has none."""
     filters = filters or Filters()
     filters.check()
     if not 1 <= limit <= MAX_LIMIT:
@@ -596,34 +821,152 @@ def search(
         version = changes.latest(session)
     if after is not None:
         _check_position(after, ranking, version)
-    params: dict[str, Any] = {}
-    engine = _engine_for(session, query, params)
-    conditions, claim_documents = _conditions(filters, engine, params)
-
-    hit_params = dict(params, n=limit + 1, shown=limit)
-    if after is not None:
-        hit_params["after_score"], hit_params["after_rid"] = after.score, after.rid
-    rows = engine.rows(
-        session, engine.hits_sql(conditions, after is not None, hit_params), hit_params
-    )
-    more = len(rows) > limit
-    rows = rows[:limit]
-    items = [_hit(row) for row in rows]
-    total, facets = _facets(session, engine, conditions, claim_documents, params)
+    _prefer_the_index(session)
+    found = _run(session, query, None, filters, limit, after)
+    corrections: list[typos.Correction] = []
+    if found.total == 0 or any(len(group) > 1 for group in query.groups):
+        corrected, corrections, exact = _corrected(session, query, version)
+        if corrections:
+            found = _run(session, corrected, exact, filters, limit, after)
     next_cursor = None
-    if more:
-        rid, score = rows[-1][0], rows[-1][1]
+    if found.more:
+        rid, score = found.rows[-1][0], found.rows[-1][1]
         next_cursor = encode_cursor(
             {"score": float(score), "rid": int(rid), "for": ranking, "at": version}
         )
     return Results(
         query=q,
-        total=total,
-        items=items,
-        facets=facets,
+        total=found.total,
+        items=[_hit(row) for row in found.rows],
+        facets=found.facets,
         next_cursor=next_cursor,
         ignored=list(query.ignored),
+        corrections=corrections,
     )
+
+
+@dataclass
+class _Found:
+    rows: list[Any]
+    more: bool
+    total: int
+    facets: dict[str, list[dict[str, Any]]]
+
+
+def _run(
+    session: Session,
+    query: SearchQuery,
+    exact: SearchQuery | None,
+    filters: Filters,
+    limit: int,
+    after: _Position | None,
+) -> _Found:
+    """One search: a page of rows from `after`, the total and the facets. Documents whose
+    title holds the whole query come first, then (when `exact` is given) items that match
+    `exact`, the query without its corrected words."""
+    params: dict[str, Any] = {}
+    engine = _engine_for(session, query, params)
+    conditions, claim_documents = _conditions(filters, engine, params)
+    conditions += engine.prefix_conditions(query, params)
+    hit_params = dict(params, n=limit + 1, shown=limit)
+    marks = needles(query)
+    hit_params["needles"] = marks
+    for k, needle in enumerate(marks):
+        hit_params[f"needle_{k}"] = needle
+    engine.score_bonus = engine.bonus(SearchQuery(groups=query.groups), exact, hit_params)
+    if after is not None:
+        hit_params["after_score"], hit_params["after_rid"] = after.score, after.rid
+    sql = engine.hits_sql(conditions, after is not None, hit_params)
+    del hit_params["needles"]
+    rows = engine.rows(session, sql, hit_params)
+    rows = [_windowed(row, marks) for row in rows]
+    total, facets = _facets(session, engine, conditions, claim_documents, params)
+    return _Found(rows[:limit], len(rows) > limit, total, facets)
+
+
+def _corrected(
+    session: Session, query: SearchQuery, version: int
+) -> tuple[SearchQuery, list[typos.Correction], SearchQuery | None]:
+    """The query with each word that matches nothing in the index read as its nearest
+    words; the corrections made; and the query without the corrected words, when some
+    alternatives (OR) are left in every group (else None: nothing can match it)."""
+    typed: dict[str, str] = {}  # folded word -> as first typed
+    for group in query.groups:
+        for term in group:
+            words = (
+                term.words
+                if isinstance(term, Phrase)
+                else ((term.text,) if isinstance(term, Word) else ())
+            )
+            for word in words:
+                folded = fold_word(word)
+                if typos.correctable(folded):
+                    typed.setdefault(folded, word)
+    if not typed:
+        return query, [], None
+    missing = _missing(session, list(typed))
+    if not missing:
+        return query, [], None
+    vocabulary = typos.vocabulary(session, version)
+    nearest = {word: vocabulary.nearest(word) for word in missing}
+    candidates = sorted({w for words in nearest.values() for w in words})
+    absent = _missing(session, candidates) if candidates else set()
+    read_as = {
+        word: tuple([w for w in words if w not in absent][: typos.MAX_READ_AS])
+        for word, words in nearest.items()
+    }
+    read_as = {word: words for word, words in read_as.items() if words}
+    if not read_as:
+        return query, [], None
+    corrections = [
+        typos.Correction(typed[word], read_as[word]) for word in typed if word in read_as
+    ]
+    groups: list[OrGroup] = []
+    exact_groups: list[OrGroup] = []
+    for group in query.groups:
+        terms: list[Term] = []
+        kept: list[Term] = []
+        for term in group:
+            readings = _readings(term, read_as)
+            if readings is None:
+                kept.append(term)
+                readings = [term]
+            terms.extend(t for t in readings if t not in terms)
+        groups.append(terms)
+        exact_groups.append(kept)
+    exact = None
+    if all(exact_groups) and exact_groups != groups:
+        exact = SearchQuery(groups=exact_groups)
+    return SearchQuery(groups, query.excluded, query.ignored), corrections, exact
+
+
+def _readings(term: Term, read_as: dict[str, tuple[str, ...]]) -> list[Term] | None:
+    """The terms `term` is read as, or None when none of its words is corrected."""
+    if isinstance(term, Prefix):
+        return None
+    if isinstance(term, Word):
+        words = read_as.get(fold_word(term.text))
+        return None if words is None else [Word(w) for w in words]
+    choices = [read_as.get(fold_word(w), (w,)) for w in term.words]
+    if all(len(c) == 1 and c[0] == w for c, w in zip(choices, term.words, strict=True)):
+        return None
+    return [Phrase(words) for words in islice(product(*choices), MAX_PHRASE_READINGS)]
+
+
+def _missing(session: Session, words: list[str]) -> set[str]:
+    """Which of these words match nothing in the whole index (as the search matches them,
+    stemmed)."""
+    params: Params = {}
+    engine = _engine_for(session, SearchQuery(groups=[[Word(words[0])]]), {})
+    row = engine.rows(session, engine.missing_sql(words, params), params)[0]
+    return {word for word, absent in zip(words, row, strict=True) if absent}
+
+
+def _windowed(row: Sequence[Any], marks: list[str]) -> Sequence[Any]:
+    """The row with a long text's window (its last column) made into its snippet."""
+    if row[-1] is None:
+        return row[:-1]
+    return (*row[:6], window_snippet(row[-1], marks), row[7])
 
 
 def _hit(row: Sequence[Any]) -> Hit:

@@ -16,12 +16,13 @@ Keeping the two engines' answers the same:
   parser keeps some punctuated forms whole (``07/27/2016``, ``3.14``, the ``-1953`` of
   ``1945-1953``), so there a phrase is also tried exactly as typed, and a number alone also
   matches its signed form, which is how PostgreSQL indexes the end of a year range.
-- PostgreSQL's English configuration does not index stop words ("the", "of", "or"), while
-  FTS5's porter tokenizer has none. So the parser drops a word or phrase made only of stop
-  words on both engines and lists it in :attr:`SearchQuery.ignored` for a notice, and trims
-  stop words from the ends of phrases. A query left with nothing to look for is a
-  ``BadQuery``: an empty result would wrongly say no document contains "the". Inside a
-  phrase a stop word stays exact on FTS5, while PostgreSQL only keeps its position.
+- Stop words ("the", "of", "or") occur in nearly every item, so beside other words the
+  parser drops a word or phrase made only of stop words on both engines and lists it in
+  :attr:`SearchQuery.ignored` for a notice, and trims stop words from the ends of
+  phrases. A query made only of stop words is searched as typed: both indexes hold them
+  (FTS5's porter tokenizer has no stop-word list, and migration 0004 gives PostgreSQL a
+  Snowball dictionary without one).
+- Compatibility forms fold (NFKC: fullwidth letters, ligatures), and Cyrillic ё is е.
 - Accents: FTS5 folds them (``remove_diacritics 2``). On PostgreSQL the ``config`` passed to
   :func:`to_tsquery_sql` must fold them too; :func:`pg_search_config_ddl` creates one with
   the ``unaccent`` extension. Query text is NFC-normalized, so a decomposed "é" is one letter.
@@ -78,6 +79,11 @@ def _fold(word: str) -> str:
     """Lowercase without accents, to compare with the stop-word list."""
     decomposed = unicodedata.normalize("NFKD", word)
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
+
+
+def fold_word(word: str) -> str:
+    """A word as the unstemmed vocabulary holds it: lower case, without accents."""
+    return _fold(word)
 
 
 def is_stop_word(word: str) -> bool:
@@ -169,6 +175,18 @@ def _first_invalid(text: str) -> int | None:
         if 0xD800 <= code <= 0xDFFF:
             return i
     return None
+
+
+#: Cyrillic ё is е to both indexes (PostgreSQL's unaccent; a fold in SQLite's triggers).
+_YO = str.maketrans("ёЁ", "еЕ")
+
+
+def fold_forms(text: str) -> str:
+    """`text` with compatibility forms folded (NFKC: fullwidth ``Ｓｔａｌｉｎ`` is ``Stalin``,
+    ``ﬁ`` is ``fi``) and ё read as е, as the indexes read them."""
+    if text.isascii():
+        return text
+    return unicodedata.normalize("NFKC", text).translate(_YO)
 
 
 def split_words(text: str) -> list[str]:
@@ -375,7 +393,7 @@ def parse(text: str) -> SearchQuery:
         )
     if not text.strip():
         raise BadQuery("The search text is empty; type at least one word to look for")
-    tokens = _tokenize(text)
+    tokens = _tokenize(fold_forms(text))
     term_count = sum(isinstance(t, _TermToken) for t in tokens)
     if term_count > MAX_TERMS:
         raise BadQuery(f"The search has {term_count} terms; the limit is {MAX_TERMS}")
@@ -392,10 +410,8 @@ def parse(text: str) -> SearchQuery:
     kept_groups = [kept for group in groups if (kept := _searchable(group, ignored))]
     kept_excluded = _searchable(excluded, ignored)
     if not kept_groups:
-        raise BadQuery(
-            f"Only very common words were given ({', '.join(ignored)}); they are not indexed, "
-            "so add a more specific word"
-        )
+        # only very common words: they are what the user looks for, so they are kept
+        return SearchQuery(groups, excluded, [])
     return SearchQuery(kept_groups, kept_excluded, ignored)
 
 

@@ -22,8 +22,9 @@ router = APIRouter(prefix="/v1", tags=["search"])
 
 SYNTAX = """Words (all must match), `"exact phrases"`, `OR` between alternatives (uppercase),
 `-excluded` words or phrases, and `prefix*`. Case, accents and English word endings are
-ignored (`delegate` finds "delegates"); very common words (`the`, `of`) are left out and
-listed in `ignored`."""
+ignored (`delegate` finds "delegates"); beside other words, very common words (`the`, `of`)
+are left out and listed in `ignored`. A word that matches nothing is read as the index's
+nearest words (`Kruschev` as `khrushchev`), listed in `corrections`."""
 
 #: A search answer as sent: the JSON body, its ETag, and the next page's cursor (the Link
 #: header is made per request from it).
@@ -135,5 +136,6 @@ def _search(
         "facets": results.facets,
         "next_cursor": results.next_cursor,
         "ignored": results.ignored,
+        "corrections": [{"word": c.word, "read_as": list(c.read_as)} for c in results.corrections],
     }
     return (*plain_json(body), results.next_cursor)

@@ -44,6 +44,16 @@ class SearchHit(BaseModel):
     )
 
 
+class Correction(BaseModel):
+    word: str = Field(
+        description="A word of the search that matches nothing in the index", examples=["Kruschev"]
+    )
+    read_as: list[str] = Field(
+        description="The index's nearest words, searched in its place (any of them)",
+        examples=[["khrushchev"]],
+    )
+
+
 class SearchResults(BaseModel):
     query: str = Field(description="The search text as given", examples=["Mikoyan"])
     total: int = Field(description="How many items match, over all pages", examples=[6])
@@ -53,6 +63,11 @@ class SearchResults(BaseModel):
     ignored: list[str] = Field(
         description="Words of the search text left out because they are too common to index",
         examples=[["the"]],
+    )
+    corrections: list[Correction] = Field(
+        default=[],
+        description="Misspelled words read as the nearest words of the index; empty when "
+        "every word was found as typed",
     )
 
     model_config = ConfigDict(
@@ -85,6 +100,7 @@ class SearchResults(BaseModel):
                     },
                     "next_cursor": None,
                     "ignored": [],
+                    "corrections": [],
                 }
             ]
         }

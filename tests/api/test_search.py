@@ -38,7 +38,6 @@ def test_a_search_answers_with_ranked_items_snippets_and_facets(client: TestClie
         ("NEAR(Stalin Beria)", "NEAR"),
         ("Stalin -", "minus"),
         ("Stalin \x01", "U+0001"),
-        ("the", "common words"),
         ("", "empty"),
     ],
 )

@@ -160,7 +160,7 @@ def test_stop_words_are_reported_not_searched(session: Session) -> None:
     assert results.total == search(session, "Mindszenty").total
 
 
-@pytest.mark.parametrize("q", ['"', "NEAR(a b)", "-", "\x01", "   ", "the of"])
+@pytest.mark.parametrize("q", ['"', "NEAR(a b)", "-", "\x01", "   "])
 def test_unparseable_text_is_a_bad_query(session: Session, q: str) -> None:
     with pytest.raises(BadQuery):
         search(session, q)
@@ -443,9 +443,10 @@ def test_the_migration_indexes_existing_rows_and_downgrades_cleanly(
             bundled.load(session)
             session.commit()
         assert not _search_objects(engine)
-        migrate(engine, "0002")
+        migrate(engine, "head")
         with Session(engine) as session:
             assert search(session, "Mindszenty").total == 2
+            assert search(session, "Mindszemty").corrections  # the vocabulary is filled
             assert search(session, "Mikoyan", Filters(type="claim")).total >= 1
         downgrade(engine, "0001")
         assert not _search_objects(engine)
