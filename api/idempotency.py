@@ -25,16 +25,17 @@ from dataclasses import dataclass
 
 from fastapi import Request
 from fastapi.responses import Response
+from sqlalchemy import event
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.deps import SessionDep
+from api.deps import SessionDep, public_base
 from api.principal import key_of
 from archive import idempotency
 from archive.errors import Conflict, InvalidInput, brief
-from archive.models import IdempotencyRecord
+from archive.models import Citation, Claim, Document, Evidence, IdempotencyRecord, Span
 
 log = logging.getLogger("archive.api")
 
@@ -59,6 +60,45 @@ class IdempotentReplay(Exception):  # noqa: N818 - not an error: a response to s
     def __init__(self, record: IdempotencyRecord) -> None:
         super().__init__(record.key)
         self.record = record
+
+
+class LostResponse(Exception):  # noqa: N818 - a signal from the thread to the event loop
+    """The first request committed its create, but its response was never stored."""
+
+    def __init__(self, location: str) -> None:
+        super().__init__(location)
+        self.location = location
+
+
+# The resource a POST to a collection creates, by the collection's name (the last segment)
+CREATED_BY_COLLECTION = {
+    "documents": (Document, lambda o: f"/v1/documents/{o.id}"),
+    "spans": (Span, lambda o: f"/v1/spans/{o.id}"),
+    "citations": (Citation, lambda o: f"/v1/citations/{o.id}"),
+    "claims": (Claim, lambda o: f"/v1/claims/{o.id}"),
+    "evidence": (Evidence, lambda o: f"/v1/claims/{o.claim_id}/evidence/{o.id}"),
+}
+
+
+def _note_what_is_created(request: Request, session: Session, context: Context) -> None:
+    """Write the created resource's path into the pending record, in the route's own
+    transaction (just before it commits), so that the record says what the request did
+    even if its response is lost."""
+    kind = CREATED_BY_COLLECTION.get(request.url.path.rstrip("/").rsplit("/", 1)[-1])
+    if kind is None:
+        return
+    model, location = kind
+    created: list[str] = []
+
+    @event.listens_for(session, "after_flush")
+    def _collect(flushed: Session, _context: object) -> None:
+        created.extend(location(obj) for obj in flushed.new if isinstance(obj, model))
+
+    @event.listens_for(session, "before_commit")
+    def _note(committing: Session) -> None:
+        if created and context.pending and context.principal:
+            idempotency.note_created(committing, context.principal, context.key, created[0])
+            created.clear()
 
 
 async def replay_handler(request: Request, exc: IdempotentReplay) -> Response:
@@ -143,7 +183,36 @@ async def idempotency_dependency(request: Request, session: SessionDep) -> None:
         return
     body = await request.body()
     fingerprint = idempotency.fingerprint(request.method, request.url.path, request.url.query, body)
-    await run_in_threadpool(_look_up, request, session, context, fingerprint)
+    try:
+        await run_in_threadpool(_look_up, request, session, context, fingerprint)
+    except LostResponse as lost:
+        raise IdempotentReplay(await _replayed_from(request, session, lost.location)) from None
+    if context.pending:
+        _note_what_is_created(request, session, context)
+
+
+async def _replayed_from(request: Request, session: Session, location: str) -> IdempotencyRecord:
+    """The answer to a retry whose first response was lost: 201, the resource as it is now
+    (a GET of it), its Location and ETag."""
+    from api.preconditions import current_get  # (preconditions imports this module's deps)
+
+    status, headers, body = await current_get(request, location, session)
+    if status != 200:
+        raise Conflict(
+            "the first request with this Idempotency-Key was carried out, but its response "
+            f"was lost and what it created ({location}) is gone; nothing was done now"
+        )
+    kept = {k: v for k, v in headers.items() if k in ("content-type", "etag")}
+    return IdempotencyRecord(
+        principal="",
+        key="",
+        method="POST",
+        path=request.url.path,
+        request_hash="",
+        status_code=201,
+        headers={**kept, "location": public_base(request) + location},
+        body=body.decode("utf-8"),
+    )
 
 
 def _look_up(request: Request, session: Session, context: Context, fingerprint: str) -> None:
@@ -209,6 +278,9 @@ def _answer_from(record: IdempotencyRecord | None, fingerprint: str) -> None:
             "request"
         )
     if record.status_code == idempotency.PENDING:
+        location = idempotency.created_location(record)
+        if location is not None:  # committed with what it created: answer from that
+            raise LostResponse(location)
         if idempotency.expired(record, LOST_AFTER_SECONDS):
             raise Conflict(
                 "the first request with this Idempotency-Key was carried out, but its "

@@ -142,6 +142,17 @@ def _hold(session: Session, key: int) -> None:
 
 async def current_etag(request: Request, path: str, session: Session) -> str | None:
     """The ETag a GET of `path` answers now, or None when that GET is not a 200."""
+    status, headers, body = await current_get(request, path, session)
+    if status != 200:
+        return None
+    return headers.get("etag") or body_etag(body)
+
+
+async def current_get(
+    request: Request, path: str, session: Session
+) -> tuple[int, dict[str, str], bytes]:
+    """What a GET of `path` answers now (status, headers, body), made in-process through
+    the router on `session`."""
     scope: dict[str, Any] = {
         key: value
         for key, value in request.scope.items()
@@ -161,26 +172,24 @@ async def current_etag(request: Request, path: str, session: Session) -> str | N
             scope[key] = request.scope[key]
     scope[SHARED_SESSION] = session
     status = 0
-    etag: str | None = None
+    headers: dict[str, str] = {}
     chunks: list[bytes] = []
 
     async def receive() -> Message:
         return {"type": "http.request", "body": b"", "more_body": False}
 
     async def capture(message: Message) -> None:
-        nonlocal status, etag
+        nonlocal status
         if message["type"] == "http.response.start":
             status = message["status"]
-            etag = Headers(raw=message["headers"]).get("etag")
+            headers.update(Headers(raw=message["headers"]).items())
         elif message["type"] == "http.response.body":
             chunks.append(message.get("body", b""))
 
     async with AsyncExitStack() as stack:
         scope["fastapi_middleware_astack"] = stack
         await request.app.router(scope, receive, capture)
-    if status != 200:
-        return None
-    return etag or body_etag(b"".join(chunks))
+    return status, headers, b"".join(chunks)
 
 
 async def guard_writes(request: Request, session: SessionDep) -> AsyncIterator[None]:

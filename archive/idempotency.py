@@ -124,6 +124,32 @@ def forget(session: Session, principal: str, key: str) -> None:
     )
 
 
+# A pending record's note of the resource its request created, written in the request's own
+# transaction: if the response is then lost (a crash before it was stored), a retry is
+# answered from it instead of with a 409.
+CREATED = "x-archive-created"
+
+
+def note_created(session: Session, principal: str, key: str, location: str) -> None:
+    session.execute(
+        update(IdempotencyRecord)
+        .where(
+            IdempotencyRecord.principal == principal,
+            IdempotencyRecord.key == key,
+            IdempotencyRecord.status_code == PENDING,
+        )
+        .values(headers={CREATED: location})
+    )
+
+
+def created_location(record: IdempotencyRecord) -> str | None:
+    """Where the resource a pending (committed) record's request created is, if noted."""
+    if record.status_code != PENDING or not isinstance(record.headers, dict):
+        return None
+    location = record.headers.get(CREATED)
+    return location if isinstance(location, str) else None
+
+
 def stored_body(record: IdempotencyRecord) -> bytes:
     if record.headers.get(BASE64_MARK):
         return base64.b64decode(record.body)

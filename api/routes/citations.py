@@ -9,7 +9,7 @@ from fastapi.responses import Response
 from sqlmodel import Session
 
 from api.conditional import etag_of, not_modified, respond
-from api.deps import Reader, SessionDep, Writer
+from api.deps import Reader, SessionDep, Writer, public_base
 from api.errors import responses
 from api.negotiation import preferred
 from api.routes.documents import Cursor, DocId, Limit, page_response
@@ -198,7 +198,7 @@ def create_citation(
     )
     payload = present_one(session, citation)
     session.commit()
-    location = str(request.url_for("get_citation", citation_id=citation.id))
+    location = public_base(request) + request.url_for("get_citation", citation_id=citation.id).path
     return respond(request, payload, status_code=201, headers={"Location": location})
 
 

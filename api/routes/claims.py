@@ -145,7 +145,7 @@ def create_claim(
     claim = claims.create_claim(session, body.model_dump(exclude_unset=True), actor=key.name)
     payload = present_claim(session, claim.id)
     session.commit()
-    location = str(request.url_for("get_claim", claim_id=claim.id))
+    location = public_base(request) + request.url_for("get_claim", claim_id=claim.id).path
     return respond(request, payload, status_code=201, headers={"Location": location})
 
 
@@ -236,7 +236,10 @@ def add_evidence(
     )
     payload = present_evidence(view)
     session.commit()
-    location = str(request.url_for("get_evidence", claim_id=claim_id, evidence_id=view.evidence.id))
+    location = (
+        public_base(request)
+        + request.url_for("get_evidence", claim_id=claim_id, evidence_id=view.evidence.id).path
+    )
     return respond(request, payload, status_code=201, headers={"Location": location})
 
 

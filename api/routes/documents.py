@@ -9,7 +9,7 @@ from fastapi.responses import Response
 from sqlmodel import Session
 
 from api.conditional import etag_of, not_modified, respond
-from api.deps import Reader, SessionDep, Writer, public_url
+from api.deps import Reader, SessionDep, Writer, public_base, public_url
 from api.errors import responses
 from api.params import Cursor, tie_cursor
 from api.schemas import DocumentCreate, DocumentRead, DocumentUpdate, PageOf
@@ -120,7 +120,7 @@ def create_document(
     doc = documents.create_document(session, body.model_dump(exclude_unset=True), actor=key.name)
     payload = present_one(session, doc)
     session.commit()
-    location = str(request.url_for("get_document", doc_id=doc.id))
+    location = public_base(request) + request.url_for("get_document", doc_id=doc.id).path
     return respond(request, payload, status_code=201, headers={"Location": location})
 
 

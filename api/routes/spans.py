@@ -131,7 +131,7 @@ def create_span(
     span = spans.create_span(session, doc_id, body.model_dump(exclude_unset=True), actor=key.name)
     payload = present_one(session, span)
     session.commit()
-    location = str(request.url_for("get_span", span_id=span.id))
+    location = public_base(request) + request.url_for("get_span", span_id=span.id).path
     return respond(request, payload, status_code=201, headers={"Location": location})
 
 
