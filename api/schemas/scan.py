@@ -132,3 +132,32 @@ class QuoteScanRead(BaseModel):
     passages: list[ScannedPassage] = Field(description="In text order; none overlap")
 
     model_config = ConfigDict(json_schema_extra={"examples": [{"passages": [PASSAGE_EXAMPLE]}]})
+
+
+class QuotingPlace(BaseModel):
+    document_id: str
+    document_title: str
+    published: str | None = Field(description="When the quoting document was published")
+    start: int = Field(description="Code-point offset into the quoting document's current text")
+    end: int
+    exact: str = Field(description="The quoting document's words, text[start:end]")
+    match: Literal["exact", "normalized", "fuzzy"] | None = Field(
+        description="How the span's words were found there (null: a curated quotation whose "
+        "words the lookup does not recognise)"
+    )
+    score: float | None = Field(ge=0, le=1)
+    curated: bool = Field(description="A span there says it is `quoted_from` this one")
+    fidelity: FidelityVerdict | None = Field(
+        description="How faithfully this place quotes the span"
+    )
+
+
+class DocumentQuotationsRead(BaseModel):
+    document_id: str
+    passages: list[ScannedPassage] = Field(
+        description="The document's passages that occur in other documents, in text order"
+    )
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"document_id": "secret-speech-brief", "passages": []}]}
+    )

@@ -603,17 +603,27 @@ def _fill_exact(session: Session, occurrences: list[Occurrence]) -> None:
             o.exact = got[1][o.start - got[0] : o.end - got[0]]
 
 
+def resolved(
+    session: Session, passages: list[_Passage], *, spans: bool = True
+) -> list[list[tuple[Occurrence, int, int]]]:
+    """Each passage's matches: (occurrence, start and end in the scanned text of the words
+    it matches), every occurrence's text read, and with `spans` the spans and claims it
+    overlaps."""
+    every = [_matches(p) for p in passages]
+    occurrences = [occ for matches in every for occ, _, _ in matches]
+    _fill_exact(session, occurrences)
+    if spans:
+        annotate(session, occurrences)
+    return [[m for m in matches if m[0].exact] for matches in every]
+
+
 def present(session: Session, body: str, passages: list[_Passage]) -> list[dict[str, Any]]:
     """The passages as the API answers them, with spans, claims and the best match's
     fidelity."""
-    every: list[list[tuple[Occurrence, int, int]]] = [_matches(p) for p in passages]
-    occurrences = [occ for matches in every for occ, _, _ in matches]
-    _fill_exact(session, occurrences)
-    annotate(session, occurrences)
-    kinds = _kinds(session, sorted({o.document_id for o in occurrences}))
+    every = resolved(session, passages)
+    kinds = _kinds(session, sorted({o.document_id for m in every for o, _, _ in m}))
     out = []
     for passage, matches in zip(passages, every, strict=True):
-        matches = [m for m in matches if m[0].exact]
         if not matches:
             continue
         matches.sort(key=lambda m: (-m[0].score, m[0].document_id, m[0].start))
@@ -675,3 +685,53 @@ def _kinds(session: Session, doc_ids: list[str]) -> dict[str, str]:
 
 
 __all__ = ["MAX_TEXT", "MIN_WORDS", "check_text", "find_passages", "scan", "verdict"]
+
+
+# --- a document of the archive ------------------------------------------------------------------
+
+
+def _windows(body: str) -> list[tuple[int, int]]:
+    """[start, end) pieces of at most MAX_TEXT characters, cut at whitespace."""
+    out = []
+    at = 0
+    while len(body) - at > MAX_TEXT:
+        cut = max(body.rfind(" ", at, at + MAX_TEXT), body.rfind("\n", at, at + MAX_TEXT))
+        cut = cut if cut > at else at + MAX_TEXT
+        out.append((at, cut))
+        at = cut
+    out.append((at, len(body)))
+    return out
+
+
+def quotations(
+    session: Session,
+    document_id: str,
+    *,
+    min_score: Any = alignment.DEFAULT_MIN_SCORE,
+    min_words: Any = MIN_WORDS,
+) -> dict[str, Any]:
+    """The passages of a document's current text that occur in other documents, as a scan
+    answers them (`{document_id, passages}`); a text longer than MAX_TEXT is scanned a
+    MAX_TEXT piece at a time."""
+    from archive.documents import get_document, get_text
+
+    _check_options(None, min_score, 1)
+    words = _check_min_words(min_words)
+    document = get_document(session, document_id)
+    body = get_text(session, document)
+    passages: list[_Passage] = []
+    for lo, hi in _windows(body):
+        for p in find_passages(
+            session,
+            body[lo:hi],
+            exclude=document.id,
+            min_score=float(min_score),
+            min_words=words,
+        ):
+            p.start, p.end = p.start + lo, p.end + lo
+            for piece in p.pieces:
+                piece.start, piece.end = piece.start + lo, piece.end + lo
+            passages.append(p)
+        if len(passages) >= MAX_PASSAGES:
+            break
+    return {"document_id": document.id, "passages": present(session, body, passages[:MAX_PASSAGES])}
