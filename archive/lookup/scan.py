@@ -156,12 +156,12 @@ def find_passages(
 # --- 1 and 2: hits and groups ----------------------------------------------------------------
 
 
-def _hits(session: Session, shingles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(text position, chunk id) of every hit, sorted by chunk, then position."""
+def _hits(session: Session, shingles: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(text position, chunk id, shingle) of every hit, sorted by chunk, then position."""
     wanted = np.unique(shingles)
     hashes, chunk_ids = index.postings_of(session, wanted)
     if not len(hashes):
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.uint32)
     found, counts = np.unique(hashes, return_counts=True)
     order = np.argsort(counts, kind="stable")
     found, counts = found[order], counts[order]
@@ -185,7 +185,7 @@ def _hits(session: Session, shingles: np.ndarray) -> tuple[np.ndarray, np.ndarra
     positions = by_hash[lo[posting] + offset].astype(np.int64)
     chunks_ = chunk_ids[posting]
     order = np.lexsort((positions, chunks_))
-    return positions[order], chunks_[order]
+    return positions[order], chunks_[order], shingles[positions[order]]
 
 
 def _groups(
@@ -196,12 +196,13 @@ def _groups(
     exclude: str | None,
 ) -> list[_Group]:
     """Where hits cluster, per document: strongest first."""
-    positions, chunk_ids = _hits(session, shingles)
+    positions, chunk_ids, hashes = _hits(session, shingles)
     if not len(positions):
         return []
     # runs of hits in one chunk at nearby positions; a run needs a second hit nearby, in its
     # chunk or a neighbouring one (chunk ids of one text follow its order)
     breaks = np.r_[True, (np.diff(chunk_ids) != 0) | (np.diff(positions) > GAP)]
+    _break_repeats(breaks, chunk_ids, hashes)
     first = np.flatnonzero(breaks)
     counts = np.diff(np.r_[first, len(positions)])
     run_chunk = chunk_ids[first]
@@ -237,11 +238,10 @@ def _groups(
         for seq, lo, hi, n in rows:
             active = [g for g in active if lo <= g.last + GAP]
             for g in active:
-                if (
-                    g.lo_seq - CHUNK_GAP <= seq <= g.hi_seq + CHUNK_GAP
-                    and max(g.hi_seq, seq) - min(g.lo_seq, seq) < MAX_GROUP_CHUNKS
-                ):
-                    g.lo_seq, g.hi_seq = min(g.lo_seq, seq), max(g.hi_seq, seq)
+                # runs of one chunk stay apart (a gap or a repeat parted them); a quotation
+                # goes on into the chunks after
+                if g.hi_seq < seq <= g.hi_seq + CHUNK_GAP and seq - g.lo_seq < MAX_GROUP_CHUNKS:
+                    g.hi_seq = seq
                     g.first, g.last = min(g.first, lo), max(g.last, hi)
                     g.count += n
                     break
@@ -251,6 +251,26 @@ def _groups(
     groups = [g for g in groups if g.count >= 2]
     groups.sort(key=lambda g: (-g.count, g.first, g.document_id, g.lo_seq))
     return groups
+
+
+def _break_repeats(breaks: np.ndarray, chunk_ids: np.ndarray, hashes: np.ndarray) -> None:
+    """Part runs where a shingle comes back: a text that quotes a sentence twice (or repeats
+    itself) holds two copies, not one long passage. Only chunks hit twice by one shingle are
+    walked through."""
+    keys = (chunk_ids.astype(np.uint64) << np.uint64(32)) | hashes.astype(np.uint64)
+    unique, counts = np.unique(keys, return_counts=True)
+    if (counts == 1).all():
+        return
+    twice = np.isin(chunk_ids, (unique[counts > 1] >> np.uint64(32)).astype(np.int64))
+    seen: set[int] = set()
+    for i in np.flatnonzero(twice).tolist():
+        h = int(hashes[i])
+        if breaks[i]:
+            seen = set()
+        elif h in seen:
+            breaks[i] = True
+            seen = set()
+        seen.add(h)
 
 
 def _chunk_meta(
@@ -321,12 +341,13 @@ def _align(
             first_round.append((span, g))
     first_round = first_round[:budget]
     budget -= len(first_round)
-    pieces, aligned = _align_round(session, body, first_round, min_score)
+    memo: dict[tuple[str, str, int], list[alignment.QuoteMatch]] = {}
+    pieces, aligned = _align_round(session, body, first_round, min_score, memo)
     second: list[tuple[tuple[int, int], _Group]] = []
     for span, members in by_stretch.items():
         if span in aligned:
             second += [(span, g) for g in members[TRIES:]]
-    more, _ = _align_round(session, body, second[:budget], min_score)
+    more, _ = _align_round(session, body, second[:budget], min_score, memo)
     return pieces + more
 
 
@@ -335,11 +356,15 @@ def _align_round(
     body: str,
     work: list[tuple[tuple[int, int], _Group]],
     min_score: float,
+    memo: dict[tuple[str, str, int], list[alignment.QuoteMatch]],
 ) -> tuple[list[_Piece], set[tuple[int, int]]]:
+    """Read the groups' stretches (each distinct one once) and align them; a text that
+    repeats a sentence aligns it once per stretch (`memo`)."""
     if not work:
         return [], set()
-    reads = [(g.document_id, g.lo_seq - 1, g.hi_seq + 1) for _, g in work]
-    got = index.read(session, reads)
+    reads = list(dict.fromkeys((g.document_id, g.lo_seq - 1, g.hi_seq + 1) for _, g in work))
+    texts = dict(zip(reads, index.read(session, reads), strict=True))
+    got = [texts[(g.document_id, g.lo_seq - 1, g.hi_seq + 1)] for _, g in work]
     titles = _titles(session, sorted({g.document_id for _, g in work}))
     pieces: list[_Piece] = []
     aligned: set[tuple[int, int]] = set()
@@ -347,7 +372,7 @@ def _align_round(
         if read is None:
             continue
         stretch = candidates.Stretch(g.document_id, titles.get(g.document_id, ""), *read)
-        found = _align_stretch(body, span, stretch, min_score)
+        found = _align_stretch(body, span, stretch, min_score, memo)
         if found:
             aligned.add(span)
             pieces += found
@@ -376,14 +401,21 @@ def _segments(body: str, lo: int, hi: int) -> list[tuple[int, int]]:
 
 
 def _align_stretch(
-    body: str, span: tuple[int, int], stretch: candidates.Stretch, min_score: float
+    body: str,
+    span: tuple[int, int],
+    stretch: candidates.Stretch,
+    min_score: float,
+    memo: dict[tuple[str, str, int], list[alignment.QuoteMatch]],
 ) -> list[_Piece]:
     pieces = []
     for lo, hi in _segments(body, *span):
         query = body[lo:hi].strip()
         lo += body[lo:hi].index(query[0]) if query else 0
         hi = lo + len(query)
-        matches = alignment.find_in_text(query, stretch.text, min_score=min_score)
+        key = (query, stretch.document_id, stretch.start)
+        if key not in memo:
+            memo[key] = alignment.find_in_text(query, stretch.text, min_score=min_score)
+        matches = memo[key]
         if not matches:
             continue
         m = matches[0]
