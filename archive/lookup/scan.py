@@ -59,7 +59,7 @@ MAX_PASSAGES = 1000  # passages answered
 MAX_ELISION = 2000  # characters of a source an ellipsis may leave out
 MIN_WORDS = 6  # the default shortest passage, in words
 MAX_MIN_WORDS = 1000
-EDGE_WORDS = 3  # words a match may be widened by at either end
+EDGE_WORDS = 8  # words a match may be widened by at either end
 _ELLIPSIS = re.compile(r"\.\s?\.\s?\.|…|\[[^\[\]]{0,200}\]")
 _TOUCH = re.compile(r"(?:[\W_]|\[[^\[\]]{0,200}\])*")
 
@@ -463,17 +463,16 @@ def _widen(
 ) -> tuple[int, int, int, int]:
     """Widen a match word by word while the text's next word (outwards) is the source's, or
     nearly (a typo), or the source's word after it (the copy dropped one): the damaged first
-    and last words a hit cannot show. At most EDGE_WORDS words at either end."""
+    and last words a hit cannot show, across a sentence's end too (a quotation of two
+    sentences whose first is short and damaged). At most EDGE_WORDS words at either end."""
     t_after = list(islice(_WORD.finditer(body, t_hi), EDGE_WORDS + 1))
     s_after = list(islice(_WORD.finditer(source, s_hi), EDGE_WORDS + 2))
     i = j = 0
     while i < len(t_after) and i < EDGE_WORDS:
-        if _ends_sentence(body, t_hi, t_after[i].start()):
-            break
         if j < len(s_after) and _similar(t_after[i].group(), s_after[j].group()):
             t_hi, s_hi = t_after[i].end(), s_after[j].end()
             i, j = i + 1, j + 1
-        elif j + 1 < len(s_after) and t_after[i].group().lower() == s_after[j + 1].group().lower():
+        elif j + 1 < len(s_after) and _similar(t_after[i].group(), s_after[j + 1].group()):
             t_hi, s_hi = t_after[i].end(), s_after[j + 1].end()
             i, j = i + 1, j + 2
         else:
@@ -482,12 +481,10 @@ def _widen(
     s_before = _words_before(source, s_lo, EDGE_WORDS + 1)
     i = j = 0
     while i < len(t_before) and i < EDGE_WORDS:
-        if _ends_sentence(body, t_before[i][1], t_lo):
-            break
         if j < len(s_before) and _similar(t_before[i][2], s_before[j][2]):
             t_lo, s_lo = t_before[i][0], s_before[j][0]
             i, j = i + 1, j + 1
-        elif j + 1 < len(s_before) and t_before[i][2].lower() == s_before[j + 1][2].lower():
+        elif j + 1 < len(s_before) and _similar(t_before[i][2], s_before[j + 1][2]):
             t_lo, s_lo = t_before[i][0], s_before[j + 1][0]
             i, j = i + 1, j + 2
         else:
@@ -503,12 +500,6 @@ def _words_before(s: str, at: int, n: int) -> list[tuple[int, int, str]]:
     if found and base > 0 and found[0][0] == base:
         found = found[1:]  # may be cut
     return found[::-1][:n]
-
-
-def _ends_sentence(s: str, a: int, b: int) -> bool:
-    """Whether the characters between two words end a sentence or a quotation."""
-    between = s[a:b]
-    return any(c in between for c in '.!?\n“”"') or bool(_ELLIPSIS.search(between))
 
 
 # --- 4: passages -----------------------------------------------------------------------------
