@@ -14,7 +14,8 @@ scan (its high-water mark of resident memory, reset first). Targets (issue 15): 
     ARCHIVE_TEST_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/scratch \\
         .venv/bin/pytest tests/bench/bench_scan.py -s
 
-`BENCH_DOCS` (10000) and `BENCH_SCAN_TEXTS` (20) change the corpus and the number of texts.
+`BENCH_DOCS` (10000) and `BENCH_SCAN_TEXTS` (20) change the corpus and the number of texts;
+`BENCH_DIR` keeps the corpus there and reuses it.
 """
 
 from __future__ import annotations
@@ -149,14 +150,16 @@ def test_scanning_a_text_at_scale(
     fresh_database: str, shared_dir: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     engine = make_url(fresh_database).get_backend_name()
-    where = tmp_path_factory.mktemp("bench-scan")
+    kept = os.environ.get("BENCH_DIR")
+    where = Path(kept) if kept else tmp_path_factory.mktemp("bench-scan")
     make_corpus = load_make_corpus(shared_dir)
-    corpus, truth_file = where / "corpus.ndjson", where / "truth.json"
-    subprocess.run(
-        [sys.executable, str(shared_dir / "bench" / "make_corpus.py"), "--docs", str(DOCS)]
-        + ["--out", str(corpus), "--truth", str(truth_file)],
-        check=True,
-    )
+    corpus, truth_file = where / f"scan-corpus-{DOCS}.ndjson", where / f"scan-truth-{DOCS}.json"
+    if not (corpus.is_file() and truth_file.is_file()):
+        subprocess.run(
+            [sys.executable, str(shared_dir / "bench" / "make_corpus.py"), "--docs", str(DOCS)]
+            + ["--out", str(corpus), "--truth", str(truth_file)],
+            check=True,
+        )
     truth = json.loads(truth_file.read_text(encoding="utf-8"))
     started = time.perf_counter()
     cli(fresh_database, "import", str(corpus), timeout=3600)
