@@ -494,8 +494,8 @@ def _widen(
 
 def _words_before(s: str, at: int, n: int) -> list[tuple[int, int, str]]:
     """The n words before offset `at`, nearest first: (start, end, word)."""
-    window = s[max(0, at - 40 * n) : at]
-    base = max(0, at - 40 * n)
+    base = max(0, at - 16 * (n + 1))
+    window = s[base:at]
     found = [(base + m.start(), base + m.end(), m.group()) for m in _WORD.finditer(window)]
     if found and base > 0 and found[0][0] == base:
         found = found[1:]  # may be cut
