@@ -13,7 +13,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import problem
 
-EXPENSIVE_PATHS = frozenset({"/v1/search", "/v1/quotes", "/v1/quotes/lookup"})
+EXPENSIVE_PATHS = frozenset({"/v1/search", "/v1/quotes", "/v1/quotes/lookup", "/v1/quotes/scan"})
 
 
 class ExpensiveLimit:
