@@ -57,7 +57,7 @@ def test_a_lookup_waits_for_no_write_and_a_queued_write_gives_up_with_a_503(
             connection.exec_driver_sql("SET LOCAL lock_timeout = '3s'")
             held = engine.connect()
             held.execute(
-                text("SELECT pg_advisory_lock(:ns, :key)"),
+                text("SELECT pg_advisory_xact_lock(:ns, :key)"),  # released when `held` closes
                 {"ns": RESOURCE_LOCK_NAMESPACE, "key": CREATE_LOCK},
             )
         try:
